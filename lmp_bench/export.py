@@ -1,0 +1,144 @@
+"""Turn a model (see lmp_bench.models.interface) into the file pair_style mlff loads.
+
+Two formats:
+
+- ``.pt2`` (default): an AOTInductor package. The forward pass *and* the autograd
+  forces are traced together with make_fx (torch.export cannot export autograd.grad
+  directly), exported with dynamic atom/edge counts and compiled ahead of time.
+  A .pt2 runs only on the device kind (and CPU instruction set) it was compiled for.
+- ``.pt``: TorchScript, for as long as the installed torch still supports it. The module
+  must be scriptable.
+
+Metadata travels inside the file; pair_styles/README.md lists the keys.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
+from lmp_bench.models.interface import validate_model
+
+CONTRACT_VERSION = "1"
+TORCHSCRIPT_METADATA_FILE = "lmp_bench_metadata.txt"
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class ExportError(RuntimeError):
+    """The model could not be exported; the message says why."""
+
+
+def export(
+    module: torch.nn.Module,
+    path: str | Path,
+    *,
+    dtype: str = "float64",
+    device: str = "cpu",
+    units: str = "metal",
+) -> Path:
+    """Write `module` to `path` (.pt2: AOTInductor, .pt: TorchScript) and return the path."""
+    path = Path(path)
+    if dtype not in DTYPES:
+        raise ExportError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    if device not in ("cpu", "cuda"):
+        raise ExportError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ExportError("device='cuda' needs a visible CUDA GPU and a CUDA build of torch")
+    torch_dtype = DTYPES[dtype]
+    module = module.to(dtype=torch_dtype).eval()
+    props = validate_model(module, torch_dtype)
+    module = module.to(device)
+    metadata = {
+        "lmp_bench_contract": CONTRACT_VERSION,
+        "cutoff": repr(props["cutoff"]),
+        "species": " ".join(props["species"]),
+        "layers": str(props["num_layers"]),
+        "forces": "direct" if props["direct_forces"] else "conservative",
+        "dtype": dtype,
+        "units": units,
+        "device": device,
+        "torch_version": torch.__version__,
+    }
+    graph = (DirectForceGraph if props["direct_forces"] else ConservativeGraph)(module)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".pt2":
+        _export_aoti(graph, path, metadata, torch_dtype, device, len(props["species"]))
+    elif path.suffix == ".pt":
+        _export_torchscript(graph, path, metadata)
+    else:
+        raise ExportError(f"model file must end in .pt2 (AOTInductor) or .pt (TorchScript): {path}")
+    return path
+
+
+def example_inputs(
+    n_species: int, dtype: torch.dtype, device: str, n_atoms: int = 7, n_edges: int = 19
+) -> tuple[torch.Tensor, ...]:
+    """Inputs of distinct, non-trivial sizes, so tracing keeps atom and edge counts symbolic."""
+    generator = torch.Generator().manual_seed(1)
+    positions = torch.rand(n_atoms, 3, generator=generator, dtype=dtype) * 3.0
+    species = torch.randint(0, n_species, (n_atoms,), generator=generator)
+    src = torch.randint(0, n_atoms, (n_edges,), generator=generator)
+    dst = (src + torch.randint(1, n_atoms, (n_edges,), generator=generator)) % n_atoms
+    nlocal = torch.tensor(n_atoms - 2)
+    return tuple(t.to(device) for t in (positions, species, torch.stack([src, dst]), nlocal))
+
+
+def _export_aoti(
+    graph: torch.nn.Module,
+    path: Path,
+    metadata: dict[str, str],
+    dtype: torch.dtype,
+    device: str,
+    n_species: int,
+) -> None:
+    from torch.export import Dim
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    inputs = example_inputs(n_species, dtype, device)
+    try:
+        with torch.enable_grad():
+            traced = make_fx(graph, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*inputs)
+        atoms, edges = Dim("atoms", min=1), Dim("edges", min=0)
+        program = torch.export.export(
+            traced, inputs, dynamic_shapes=({0: atoms}, {0: atoms}, {1: edges}, None)
+        )
+    except Exception as err:  # torch raises many exception types while tracing
+        raise ExportError(
+            f"tracing {type(graph.model).__name__} for AOTInductor failed: {err}. Models must "
+            "avoid data-dependent Python control flow; TorchScript (.pt) is the fallback."
+        ) from err
+    with tempfile.TemporaryDirectory() as scratch:
+        written = torch._inductor.aoti_compile_and_package(
+            program,
+            package_path=str(Path(scratch) / "model.pt2"),
+            inductor_configs={"aot_inductor.metadata": metadata},
+        )
+        Path(written).replace(path)
+
+
+def _export_torchscript(graph: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
+    try:
+        scripted = torch.jit.script(graph)
+    except Exception as err:
+        raise ExportError(
+            f"TorchScript cannot compile {type(graph.model).__name__}: {err}. Export to .pt2 "
+            "instead, or make the module scriptable."
+        ) from err
+    text = "".join(f"{key}={value}\n" for key, value in metadata.items())
+    scripted.save(str(path), _extra_files={TORCHSCRIPT_METADATA_FILE: text})
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The lmp-bench metadata stored in a .pt2 or .pt model file."""
+    path = Path(path)
+    if path.suffix == ".pt2":
+        loaded = torch._inductor.aoti_load_package(str(path))
+        return dict(loaded.get_metadata())
+    extra = {TORCHSCRIPT_METADATA_FILE: ""}
+    torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    text = extra[TORCHSCRIPT_METADATA_FILE]
+    text = text.decode() if isinstance(text, bytes) else text
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)

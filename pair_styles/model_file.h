@@ -1,0 +1,50 @@
+// A deployed lmp-bench model: an AOTInductor package (.pt2) or a TorchScript file.
+//
+// Both formats carry the same metadata (see README.md in this folder) and take the
+// same inputs, so the pair style never needs to know which one it runs.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lmp_bench {
+
+class ModelFile {
+ public:
+  virtual ~ModelFile() = default;
+
+  // Opens `path`; throws std::runtime_error with a message that names the problem.
+  // `device` is "cpu", "cuda" or "" (the device recorded in the file); `device_index`
+  // picks the GPU for CUDA models.
+  static std::unique_ptr<ModelFile> open(const std::string &path, const std::string &device,
+                                         int device_index);
+
+  // Metadata written by lmp_bench.export (string values).
+  const std::map<std::string, std::string> &metadata() const { return metadata_; }
+  // One metadata value; throws when the file lacks it.
+  const std::string &require(const std::string &key) const;
+
+  // Runs the graph: positions (N,3), species (N,), edge_index (2,E), nlocal ()
+  // -> atom_energy (N,), forces (N,3), atom_virial (N,6).
+  virtual std::vector<torch::Tensor> run(const std::vector<torch::Tensor> &inputs) = 0;
+
+  torch::Device device() const { return device_; }
+  torch::ScalarType dtype() const { return dtype_; }
+
+ protected:
+  explicit ModelFile(std::string path) : path_(std::move(path)) {}
+  // Chooses the device: the requested one, else the one recorded in the metadata.
+  void choose_device(const std::string &requested, int device_index);
+  void set_metadata(std::map<std::string, std::string> metadata);
+
+  std::string path_;
+  torch::Device device_ = torch::kCPU;
+  torch::ScalarType dtype_ = torch::kFloat64;
+  std::map<std::string, std::string> metadata_;
+};
+
+}    // namespace lmp_bench

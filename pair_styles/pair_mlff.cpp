@@ -1,0 +1,299 @@
+#include "pair_mlff.h"
+
+#include "model_file.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+using namespace LAMMPS_NS;
+
+namespace {
+
+constexpr const char *kContractVersion = "1";
+
+std::vector<std::string> split_words(const std::string &text)
+{
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  std::string word;
+  while (in >> word) words.push_back(word);
+  return words;
+}
+
+}    // namespace
+
+PairMLFF::PairMLFF(LAMMPS *lmp) : Pair(lmp)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  centroidstressflag = CENTROID_NOTAVAIL;
+}
+
+PairMLFF::~PairMLFF()
+{
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+    memory->destroy(cutghost);
+  }
+}
+
+void PairMLFF::allocate()
+{
+  allocated = 1;
+  int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  memory->create(cutghost, n, n, "pair:cutghost");
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) setflag[i][j] = 0;
+}
+
+// Node-local MPI rank: with several GPUs per node each rank takes GPU (local rank % count).
+int PairMLFF::node_local_rank() const
+{
+  MPI_Comm node;
+  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+  int rank = 0;
+  MPI_Comm_rank(node, &rank);
+  MPI_Comm_free(&node);
+  return rank;
+}
+
+void PairMLFF::settings(int narg, char **arg)
+{
+  if (narg != 1 && narg != 3)
+    error->all(FLERR, "Illegal pair_style mlff command: use 'pair_style mlff <model file> "
+                      "[device cpu|cuda]'");
+  std::string device;
+  if (narg == 3) {
+    if (strcmp(arg[1], "device") != 0)
+      error->all(FLERR, "Unknown pair_style mlff keyword '{}': the only keyword is 'device'",
+                 arg[1]);
+    device = arg[2];
+    if (device != "cpu" && device != "cuda")
+      error->all(FLERR, "pair_style mlff device must be cpu or cuda, not '{}'", device);
+  }
+  load_model(arg[0], device);
+}
+
+void PairMLFF::load_model(const std::string &path, const std::string &device)
+{
+  try {
+    model = lmp_bench::ModelFile::open(path, device, node_local_rank());
+    if (model->require("lmp_bench_contract") != kContractVersion)
+      error->all(FLERR, "Model file {} follows model contract {}, this plugin reads contract {}: "
+                        "re-export the model with this lmp-bench version",
+                 path, model->require("lmp_bench_contract"), kContractVersion);
+    model_cutoff = std::stod(model->require("cutoff"));
+    message_passing_layers = std::stoi(model->require("layers"));
+    conservative = model->require("forces") == "conservative";
+    species = split_words(model->require("species"));
+    const std::string &units = model->require("units");
+    if (units != update->unit_style)
+      error->all(FLERR, "Model file {} is in '{}' units but the input uses 'units {}': "
+                        "set 'units {}' before pair_style mlff",
+                 path, units, update->unit_style, units);
+  } catch (const std::exception &err) {
+    error->all(FLERR, "pair_style mlff: {}", err.what());
+  }
+  if (model_cutoff <= 0.0 || message_passing_layers < 1 || species.empty())
+    error->all(FLERR, "Model file {} has invalid metadata (cutoff {}, layers {}, {} species)", path,
+               model_cutoff, message_passing_layers, species.size());
+  model_path = path;
+  // Direct-force models have no energy derivative, hence no virial: pressure is not available.
+  no_virial_fdotr_compute = conservative ? 0 : 1;
+  ghostneigh = message_passing_layers > 1 ? 1 : 0;
+  if (comm->me == 0)
+    utils::logmesg(lmp,
+                   "pair mlff: {} on {} ({}, {} forces, cutoff {} A, {} message-passing layer(s), "
+                   "species {})\n",
+                   path, model->device().str(), model->require("dtype"), model->require("forces"),
+                   model_cutoff, message_passing_layers, model->require("species"));
+}
+
+void PairMLFF::coeff(int narg, char **arg)
+{
+  if (!allocated) allocate();
+  int ntypes = atom->ntypes;
+  if (narg != 2 + ntypes)
+    error->all(FLERR, "pair_coeff for mlff needs '* *' and one element per atom type: {} types "
+                      "need {} arguments, got {}",
+               ntypes, 2 + ntypes, narg);
+  if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "pair_coeff for mlff must start with '* *'");
+  if (!model) error->all(FLERR, "pair_coeff mlff before pair_style mlff loaded a model");
+
+  std::string known;
+  for (const auto &name : species) known += " " + name;
+  type_to_species.assign(ntypes + 1, -1);
+  for (int type = 1; type <= ntypes; type++) {
+    std::string element = arg[type + 1];
+    if (element == "NULL") continue;
+    auto found = std::find(species.begin(), species.end(), element);
+    if (found == species.end())
+      error->all(FLERR, "pair_coeff mlff: atom type {} is mapped to '{}', which model {} does not "
+                        "know; it knows:{}",
+                 type, element, model_path, known);
+    type_to_species[type] = static_cast<int>(found - species.begin());
+  }
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++)
+      setflag[i][j] = (type_to_species[i] >= 0 && type_to_species[j] >= 0) ? 1 : 0;
+}
+
+void PairMLFF::init_style()
+{
+  if (force->newton_pair == 0)
+    error->all(FLERR, "Pair style mlff requires 'newton on' (forces on ghost atoms are summed "
+                      "back to their owners by LAMMPS)");
+  if (!model) error->all(FLERR, "Pair style mlff has no model: check the pair_style line");
+  int flags = NeighConst::REQ_FULL;
+  if (message_passing_layers > 1) flags |= NeighConst::REQ_GHOST;
+  neighbor->add_request(this, flags);
+
+  // A local atom's energy depends on atoms up to layers x cutoff away; they must be ghosts.
+  double needed = message_passing_layers * model_cutoff + neighbor->skin;
+  if (comm->cutghostuser < needed) comm->cutghostuser = needed;
+}
+
+double PairMLFF::init_one(int i, int j)
+{
+  if (setflag[i][j] == 0)
+    error->all(FLERR, "pair_coeff mlff maps no model species to atom type {} or {}", i, j);
+  if (ghostneigh) cutghost[i][j] = cutghost[j][i] = model_cutoff;
+  return model_cutoff;
+}
+
+void PairMLFF::setup()
+{
+  double needed = message_passing_layers * model_cutoff + neighbor->skin;
+  double have = comm->get_comm_cutoff();
+  if (have < needed * (1.0 - 1e-12))
+    error->all(FLERR, "Ghost cutoff {} A is smaller than the {} A that model {} needs ({} layers "
+                      "x {} A + skin): remove the smaller 'comm_modify cutoff'",
+               have, needed, model_path, message_passing_layers, model_cutoff);
+}
+
+// Edges i->j for every neighbour pair within the model cutoff (LAMMPS full list, so both
+// directions appear). With message passing, ghost atoms' neighbours are included too.
+void PairMLFF::build_edges(int natoms_with_neighbors)
+{
+  double **x = atom->x;
+  const double cutoff_sq = model_cutoff * model_cutoff;
+  edge_src.clear();
+  edge_dst.clear();
+  for (int ii = 0; ii < natoms_with_neighbors; ii++) {
+    int i = list->ilist[ii];
+    const int *jlist = list->firstneigh[i];
+    int jnum = list->numneigh[i];
+    for (int jj = 0; jj < jnum; jj++) {
+      int j = jlist[jj] & NEIGHMASK;
+      double dx = x[j][0] - x[i][0];
+      double dy = x[j][1] - x[i][1];
+      double dz = x[j][2] - x[i][2];
+      if (dx * dx + dy * dy + dz * dz < cutoff_sq) {
+        edge_src.push_back(i);
+        edge_dst.push_back(j);
+      }
+    }
+  }
+}
+
+void PairMLFF::check_finite(double energy, double force_sum)
+{
+  int bad = (std::isfinite(energy) && std::isfinite(force_sum)) ? 0 : 1;
+  int any_bad = 0;
+  MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, world);
+  if (any_bad)
+    error->all(FLERR, "Model {} returned NaN or Inf energy/forces at step {}: the simulation has "
+                      "left the model's valid range (atoms too close, timestep too large, or a "
+                      "broken model)",
+               model_path, update->ntimestep);
+}
+
+void PairMLFF::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  if (nlocal == 0) {
+    // A rank without atoms contributes nothing, but must join the collective NaN check.
+    check_finite(0.0, 0.0);
+    return;
+  }
+
+  int with_neighbors = list->inum + (message_passing_layers > 1 ? list->gnum : 0);
+  build_edges(with_neighbors);
+  const int64_t nedges = static_cast<int64_t>(edge_src.size());
+
+  int *type = atom->type;
+  std::vector<int64_t> species_of(nall);
+  for (int i = 0; i < nall; i++) species_of[i] = type_to_species[type[i]];
+
+  auto device = model->device();
+  auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
+  auto positions = torch::from_blob(atom->x[0], {nall, 3}, torch::kFloat64)
+                       .to(device, model->dtype());
+  auto species_t = torch::from_blob(species_of.data(), {nall}, cpu_long).to(device);
+  auto edge_index = torch::empty({2, nedges}, cpu_long);
+  if (nedges > 0) {
+    std::memcpy(edge_index.data_ptr<int64_t>(), edge_src.data(), nedges * sizeof(int64_t));
+    std::memcpy(edge_index.data_ptr<int64_t>() + nedges, edge_dst.data(), nedges * sizeof(int64_t));
+  }
+  edge_index = edge_index.to(device);
+  auto nlocal_t = torch::tensor(static_cast<int64_t>(nlocal), cpu_long).to(device);
+
+  auto outputs = model->run({positions, species_t, edge_index, nlocal_t});
+  auto atom_energy = outputs.at(0).to(torch::kCPU, torch::kFloat64).contiguous();
+  auto forces = outputs.at(1).to(torch::kCPU, torch::kFloat64).contiguous();
+
+  const double *e = atom_energy.data_ptr<double>();
+  const double *fm = forces.data_ptr<double>();
+  double local_energy = 0.0;
+  for (int i = 0; i < nlocal; i++) local_energy += e[i];
+
+  // Conservative models give forces on ghosts too (LAMMPS sums them back to their owners);
+  // direct-force models only predict forces on the atoms they own.
+  const int force_rows = conservative ? nall : nlocal;
+  double **f = atom->f;
+  double force_sum = 0.0;
+  for (int i = 0; i < force_rows; i++) {
+    f[i][0] += fm[3 * i];
+    f[i][1] += fm[3 * i + 1];
+    f[i][2] += fm[3 * i + 2];
+    force_sum += fm[3 * i] + fm[3 * i + 1] + fm[3 * i + 2];
+  }
+  check_finite(local_energy, force_sum);
+
+  if (eflag_global) eng_vdwl += local_energy;
+  if (eflag_atom)
+    for (int i = 0; i < nlocal; i++) eatom[i] += e[i];
+
+  if (vflag_atom) {
+    if (!conservative)
+      error->all(FLERR, "Per-atom virial needs a conservative model; {} predicts forces directly",
+                 model_path);
+    auto atom_virial = outputs.at(2).to(torch::kCPU, torch::kFloat64).contiguous();
+    const double *w = atom_virial.data_ptr<double>();
+    for (int i = 0; i < nall; i++)
+      for (int k = 0; k < 6; k++) vatom[i][k] += w[6 * i + k];
+  }
+  if (vflag_fdotr) virial_fdotr_compute();
+}

@@ -1,0 +1,50 @@
+// pair_style mlff: runs a model exported by lmp_bench.export inside LAMMPS.
+//
+//   pair_style mlff model.pt2 [device cpu|cuda]
+//   pair_coeff * * O H
+//
+// The model contract (inputs, outputs, metadata) is written down in README.md.
+#pragma once
+
+#include "pair.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lmp_bench {
+class ModelFile;
+}
+
+namespace LAMMPS_NS {
+
+class PairMLFF : public Pair {
+ public:
+  explicit PairMLFF(class LAMMPS *);
+  ~PairMLFF() override;
+
+  void compute(int eflag, int vflag) override;
+  void settings(int narg, char **arg) override;
+  void coeff(int narg, char **arg) override;
+  void init_style() override;
+  double init_one(int i, int j) override;
+  void setup() override;
+
+ private:
+  void allocate();
+  void load_model(const std::string &path, const std::string &device);
+  int node_local_rank() const;
+  void build_edges(int natoms_with_neighbors);
+  void check_finite(double energy, double force_sum);
+
+  std::unique_ptr<lmp_bench::ModelFile> model;
+  std::string model_path;
+  double model_cutoff = 0.0;            // Angstrom (metal units)
+  int message_passing_layers = 1;       // ghost cutoff = layers x cutoff
+  bool conservative = true;             // false: the model returns forces directly
+  std::vector<std::string> species;     // model species names, index = model species id
+  std::vector<int> type_to_species;     // LAMMPS type (1-based) -> model species id, -1 unset
+  std::vector<int64_t> edge_src, edge_dst;
+};
+
+}    // namespace LAMMPS_NS
