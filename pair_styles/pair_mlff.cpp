@@ -24,6 +24,10 @@ namespace {
 
 constexpr const char *kContractVersion = "1";
 
+// The comm->cutghostuser value an mlff pair style last chose (tells it from a user's own
+// comm_modify cutoff, also after the input switches to another model).
+double ghost_cutoff_we_set = -1.0;
+
 std::vector<std::string> split_words(const std::string &text)
 {
   std::istringstream in(text);
@@ -168,8 +172,18 @@ void PairMLFF::init_style()
   neighbor->add_request(this, flags);
 
   // A local atom's energy depends on atoms up to layers x cutoff away; they must be ghosts.
+  // Raise the ghost cutoff ourselves, unless the input set a smaller one on purpose.
   double needed = message_passing_layers * model_cutoff + neighbor->skin;
-  if (comm->cutghostuser < needed) comm->cutghostuser = needed;
+  bool user_set = comm->cutghostuser > 0.0 && comm->cutghostuser != ghost_cutoff_we_set;
+  if (user_set && comm->cutghostuser < needed)
+    error->all(FLERR, "'comm_modify cutoff {}' is smaller than the {} A of ghost atoms that model "
+                      "{} needs ({} layer(s) x {} A cutoff + {} A skin): raise it or remove it",
+               comm->cutghostuser, needed, model_path, message_passing_layers, model_cutoff,
+               neighbor->skin);
+  if (comm->cutghostuser < needed) {
+    comm->cutghostuser = needed;
+    ghost_cutoff_we_set = needed;
+  }
 }
 
 double PairMLFF::init_one(int i, int j)
@@ -178,16 +192,6 @@ double PairMLFF::init_one(int i, int j)
     error->all(FLERR, "pair_coeff mlff maps no model species to atom type {} or {}", i, j);
   if (ghostneigh) cutghost[i][j] = cutghost[j][i] = model_cutoff;
   return model_cutoff;
-}
-
-void PairMLFF::setup()
-{
-  double needed = message_passing_layers * model_cutoff + neighbor->skin;
-  double have = comm->get_comm_cutoff();
-  if (have < needed * (1.0 - 1e-12))
-    error->all(FLERR, "Ghost cutoff {} A is smaller than the {} A that model {} needs ({} layers "
-                      "x {} A + skin): remove the smaller 'comm_modify cutoff'",
-               have, needed, model_path, message_passing_layers, model_cutoff);
 }
 
 // Edges i->j for every neighbour pair within the model cutoff (LAMMPS full list, so both

@@ -28,7 +28,6 @@ class PairMLFF : public Pair {
   void coeff(int narg, char **arg) override;
   void init_style() override;
   double init_one(int i, int j) override;
-  void setup() override;
 
  private:
   void allocate();

@@ -1,0 +1,119 @@
+"""Run a LAMMPS input on N MPI ranks and bring back energies, forces and virials.
+
+Used by tests (plugin vs LAMMPS's own styles, 1 vs N ranks), by `lmp-bench doctor` and
+by benchmarks. Each call runs in a fresh process (under mpiexec for N > 1), so a crash
+in LAMMPS or a model cannot take the caller down with it.
+
+Worker protocol: ``python -m lmp_bench.lammps.snapshot SPEC.json OUT.npz``. The spec
+holds the input ``commands`` (a system with pair style set up) and ``segments``, a list of
+step counts: the worker runs ``run 0`` and then each segment, recording after each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lmp_bench.lammps.runtime import mpiexec_path
+
+PROBES = """
+compute lmpb_pe all pe
+compute lmpb_press all pressure NULL virial
+compute lmpb_pe_atom all pe/atom
+compute lmpb_stress_atom all stress/atom NULL virial
+thermo_style custom step pe ke etotal press
+thermo_modify norm no
+"""
+
+
+class LammpsRunError(RuntimeError):
+    """LAMMPS stopped with an error; the message carries LAMMPS's own words."""
+
+
+@dataclass
+class Snapshot:
+    """Results ordered by atom ID; one row per recorded point (run 0, then each segment)."""
+
+    energy: np.ndarray          # (S,) potential energy, eV
+    total_energy: np.ndarray    # (S,) kinetic + potential, eV
+    pressure_virial: np.ndarray  # (S, 6) virial part of pressure, bar (xx yy zz xy xz yz)
+    forces: np.ndarray          # (S, N, 3) eV/A
+    positions: np.ndarray       # (S, N, 3) A, unwrapped
+    atom_energy: np.ndarray     # (S, N) eV
+    atom_virial: np.ndarray     # (S, N, 6) bar*A^3 (compute stress/atom NULL virial)
+    log: str
+
+
+def run_snapshot(
+    commands: str, ranks: int = 1, segments: list[int] | None = None, timeout: float = 600
+) -> Snapshot:
+    """Run `commands` (units, box, atoms, pair style) on `ranks` MPI ranks."""
+    with tempfile.TemporaryDirectory(prefix="lmpb-snap-") as scratch:
+        spec_path = Path(scratch) / "spec.json"
+        out_path = Path(scratch) / "out.npz"
+        log_path = Path(scratch) / "log.lammps"
+        spec = {"commands": commands, "segments": segments or [], "log": str(log_path)}
+        spec_path.write_text(json.dumps(spec))
+        worker = [sys.executable, "-m", "lmp_bench.lammps.snapshot", str(spec_path), str(out_path)]
+        if ranks > 1:
+            worker = [str(mpiexec_path()), "-launcher", "fork", "-n", str(ranks), *worker]
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        result = subprocess.run(worker, capture_output=True, text=True, timeout=timeout, env=env)
+        log = log_path.read_text() if log_path.exists() else ""
+        if result.returncode != 0 or not out_path.exists():
+            raise LammpsRunError(_error_lines(log, result.stdout + result.stderr))
+        data = np.load(out_path)
+        return Snapshot(**{key: data[key] for key in data.files}, log=log)
+
+
+def _error_lines(log: str, output: str) -> str:
+    """LAMMPS's ERROR lines (or the tail of the output) for an exception message."""
+    errors = [line for line in (log + "\n" + output).splitlines() if "ERROR" in line]
+    return "\n".join(dict.fromkeys(errors)) or "\n".join(output.splitlines()[-20:])
+
+
+def _record(lmp, rows: dict[str, list]) -> None:
+    order = np.argsort(np.asarray(lmp.gather_atoms("id", 0, 1)))
+    nat = len(order)
+
+    def per_atom(values, width: int) -> np.ndarray:
+        return np.asarray(values, dtype=float).reshape(nat, width)[order]
+
+    rows["energy"].append(lmp.get_thermo("pe"))
+    rows["total_energy"].append(lmp.get_thermo("etotal"))
+    rows["pressure_virial"].append(np.array(lmp.extract_compute("lmpb_press", 0, 1)[:6]))
+    rows["forces"].append(per_atom(lmp.gather_atoms("f", 1, 3), 3))
+    rows["positions"].append(per_atom(lmp.gather("c_lmpb_unwrap", 1, 3), 3))
+    rows["atom_energy"].append(per_atom(lmp.gather("c_lmpb_pe_atom", 1, 1), 1)[:, 0])
+    rows["atom_virial"].append(per_atom(lmp.gather("c_lmpb_stress_atom", 1, 6), 6))
+
+
+def _worker(spec_path: str, out_path: str) -> None:
+    from mpi4py import MPI
+
+    from lmp_bench.lammps.session import start_lammps
+
+    spec = json.loads(Path(spec_path).read_text())
+    comm = MPI.COMM_WORLD
+    lmp = start_lammps(["-screen", "none", "-log", spec["log"], "-nocite"], comm=comm)
+    lmp.commands_string(spec["commands"] + PROBES + "compute lmpb_unwrap all property/atom xu yu zu\n")
+    rows: dict[str, list] = {key: [] for key in Snapshot.__dataclass_fields__ if key != "log"}
+    lmp.command("run 0")
+    _record(lmp, rows)
+    for steps in spec["segments"]:
+        lmp.command(f"run {steps} pre no post no")
+        _record(lmp, rows)
+    if comm.rank == 0:
+        np.savez(out_path, **{key: np.asarray(value) for key, value in rows.items()})
+    lmp.close()
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1], sys.argv[2])

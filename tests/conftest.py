@@ -1,0 +1,74 @@
+"""Shared fixtures: each test model is exported once per session (an AOTInductor compile
+costs ~30 s), and the plugin is built once (cached under LMP_BENCH_CACHE)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from lmp_bench import export  # noqa: E402
+from lmp_bench.lammps.plugin_build import ensure_plugin  # noqa: E402
+from lmp_bench.models import LennardJones, MessagePassingToy, StillingerWeber  # noqa: E402
+
+
+class NaNAfterFirstStep(torch.nn.Module):
+    """Lennard-Jones that turns into NaN once any pair comes closer than `nan_below` A."""
+
+    def __init__(self, nan_below: float):
+        super().__init__()
+        self.lj = LennardJones()
+        self.species = self.lj.species
+        self.cutoff = self.lj.cutoff
+        self.num_layers = 1
+        self.nan_below = nan_below
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
+    ) -> torch.Tensor:
+        energy = self.lj(species, edge_index, edge_vectors)
+        r_min = torch.sqrt((edge_vectors * edge_vectors).sum(1)).min()
+        poison = torch.where(
+            r_min < self.nan_below, torch.full_like(r_min, float("nan")), torch.zeros_like(r_min)
+        )
+        return energy + poison
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    ensure_plugin()
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def lj_files(model_dir) -> dict[str, Path]:
+    """LJ (argon, 8.5 A) unshifted and shifted, as .pt2 and TorchScript."""
+    return {
+        f"{kind}{suffix}": export(LennardJones(shift=kind == "shifted"), model_dir / f"lj-{kind}{suffix}")
+        for kind in ("plain", "shifted")
+        for suffix in (".pt2", ".pt")
+    }
+
+
+@pytest.fixture(scope="session")
+def lj_float32_file(model_dir) -> Path:
+    return export(LennardJones(), model_dir / "lj-float32.pt", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def sw_file(model_dir) -> Path:
+    return export(StillingerWeber(), model_dir / "sw.pt2")
+
+
+@pytest.fixture(scope="session")
+def message_passing_file(model_dir) -> Path:
+    return export(MessagePassingToy(), model_dir / "mp-toy.pt2")
+
+
+@pytest.fixture(scope="session")
+def nan_file(model_dir) -> Path:
+    return export(NaNAfterFirstStep(nan_below=3.0), model_dir / "nan.pt")
