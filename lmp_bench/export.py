@@ -15,6 +15,7 @@ Metadata travels inside the file; pair_styles/README.md lists the keys.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -110,7 +111,8 @@ def _export_aoti(
             f"tracing {type(graph.model).__name__} for AOTInductor failed: {err}. Models must "
             "avoid data-dependent Python control flow; TorchScript (.pt) is the fallback."
         ) from err
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)  # torch-internal notices
         written = torch._inductor.aoti_compile_and_package(
             program,
             package_path=str(Path(scratch) / "model.pt2"),

@@ -14,6 +14,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -120,6 +121,9 @@ void PairMLFF::load_model(const std::string &path, const std::string &device)
     error->all(FLERR, "Model file {} has invalid metadata (cutoff {}, layers {}, {} species)", path,
                model_cutoff, message_passing_layers, species.size());
   model_path = path;
+  if (!conservative && comm->me == 0)
+    error->warning(FLERR, "Model {} predicts forces directly: it has no virial, so its "
+                          "contribution to pressure and stress/atom is zero (no NPT)", path);
   // Direct-force models have no energy derivative, hence no virial: pressure is not available.
   no_virial_fdotr_compute = conservative ? 0 : 1;
   ghostneigh = message_passing_layers > 1 ? 1 : 0;
@@ -196,27 +200,46 @@ double PairMLFF::init_one(int i, int j)
 
 // Edges i->j for every neighbour pair within the model cutoff (LAMMPS full list, so both
 // directions appear). With message passing, ghost atoms' neighbours are included too.
-void PairMLFF::build_edges(int natoms_with_neighbors)
+// Centres go to the front half of a reused buffer sized for the whole neighbour list,
+// neighbours to the back half, which is then moved up behind the centres: the result is
+// the contiguous (2, E) edge_index without a per-step allocation or a second full copy.
+torch::Tensor PairMLFF::build_edge_index(int natoms_with_neighbors)
 {
-  double **x = atom->x;
+  const double *x = atom->x[0];    // LAMMPS stores coordinates contiguously: x[3 i + k]
   const double cutoff_sq = model_cutoff * model_cutoff;
-  edge_src.clear();
-  edge_dst.clear();
+  int64_t capacity = 0;
+  for (int ii = 0; ii < natoms_with_neighbors; ii++) capacity += list->numneigh[list->ilist[ii]];
+  if (edge_buffer.numel() < 2 * capacity)
+    edge_buffer = torch::empty({2 * capacity + 1024}, torch::TensorOptions().dtype(torch::kInt64));
+  const int64_t half = edge_buffer.numel() / 2;
+  int64_t *__restrict src = edge_buffer.data_ptr<int64_t>();
+  int64_t *__restrict dst = src + half;
+  int64_t count = 0;
   for (int ii = 0; ii < natoms_with_neighbors; ii++) {
-    int i = list->ilist[ii];
+    const int i = list->ilist[ii];
+    const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
     const int *jlist = list->firstneigh[i];
-    int jnum = list->numneigh[i];
+    const int jnum = list->numneigh[i];
     for (int jj = 0; jj < jnum; jj++) {
-      int j = jlist[jj] & NEIGHMASK;
-      double dx = x[j][0] - x[i][0];
-      double dy = x[j][1] - x[i][1];
-      double dz = x[j][2] - x[i][2];
-      if (dx * dx + dy * dy + dz * dz < cutoff_sq) {
-        edge_src.push_back(i);
-        edge_dst.push_back(j);
-      }
+      const int j = jlist[jj] & NEIGHMASK;
+      const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
+      src[count] = i;
+      dst[count] = j;
+      count += (dx * dx + dy * dy + dz * dz < cutoff_sq) ? 1 : 0;
     }
   }
+  std::memmove(src + count, dst, count * sizeof(int64_t));
+  return edge_buffer.narrow(0, 0, 2 * count).view({2, count});
+}
+
+// Once per run, in the log: how much of the pair time the model itself took.
+void PairMLFF::finish()
+{
+  if (comm->me == 0 && model_calls > 0)
+    utils::logmesg(lmp, "pair mlff: {} model calls, {:.6g} s in the model on rank 0 ({:.6g} ms per call)\n",
+                   model_calls, model_seconds, 1000.0 * model_seconds / model_calls);
+  model_seconds = 0.0;
+  model_calls = 0;
 }
 
 void PairMLFF::check_finite(double energy, double force_sum)
@@ -243,28 +266,24 @@ void PairMLFF::compute(int eflag, int vflag)
     return;
   }
 
+  auto device = model->device();
   int with_neighbors = list->inum + (message_passing_layers > 1 ? list->gnum : 0);
-  build_edges(with_neighbors);
-  const int64_t nedges = static_cast<int64_t>(edge_src.size());
+  auto edge_index = build_edge_index(with_neighbors).to(device);
 
   int *type = atom->type;
-  std::vector<int64_t> species_of(nall);
-  for (int i = 0; i < nall; i++) species_of[i] = type_to_species[type[i]];
+  if (static_cast<int>(species_buffer.size()) < nall) species_buffer.resize(nall);
+  for (int i = 0; i < nall; i++) species_buffer[i] = type_to_species[type[i]];
 
-  auto device = model->device();
   auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
   auto positions = torch::from_blob(atom->x[0], {nall, 3}, torch::kFloat64)
                        .to(device, model->dtype());
-  auto species_t = torch::from_blob(species_of.data(), {nall}, cpu_long).to(device);
-  auto edge_index = torch::empty({2, nedges}, cpu_long);
-  if (nedges > 0) {
-    std::memcpy(edge_index.data_ptr<int64_t>(), edge_src.data(), nedges * sizeof(int64_t));
-    std::memcpy(edge_index.data_ptr<int64_t>() + nedges, edge_dst.data(), nedges * sizeof(int64_t));
-  }
-  edge_index = edge_index.to(device);
+  auto species_t = torch::from_blob(species_buffer.data(), {nall}, cpu_long).to(device);
   auto nlocal_t = torch::tensor(static_cast<int64_t>(nlocal), cpu_long).to(device);
 
+  auto model_start = std::chrono::steady_clock::now();
   auto outputs = model->run({positions, species_t, edge_index, nlocal_t});
+  model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - model_start).count();
+  model_calls++;
   auto atom_energy = outputs.at(0).to(torch::kCPU, torch::kFloat64).contiguous();
   auto forces = outputs.at(1).to(torch::kCPU, torch::kFloat64).contiguous();
 
@@ -290,10 +309,7 @@ void PairMLFF::compute(int eflag, int vflag)
   if (eflag_atom)
     for (int i = 0; i < nlocal; i++) eatom[i] += e[i];
 
-  if (vflag_atom) {
-    if (!conservative)
-      error->all(FLERR, "Per-atom virial needs a conservative model; {} predicts forces directly",
-                 model_path);
+  if (vflag_atom && conservative) {
     auto atom_virial = outputs.at(2).to(torch::kCPU, torch::kFloat64).contiguous();
     const double *w = atom_virial.data_ptr<double>();
     for (int i = 0; i < nall; i++)

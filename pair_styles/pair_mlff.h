@@ -8,6 +8,8 @@
 
 #include "pair.h"
 
+#include <torch/torch.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,12 +30,13 @@ class PairMLFF : public Pair {
   void coeff(int narg, char **arg) override;
   void init_style() override;
   double init_one(int i, int j) override;
+  void finish() override;
 
  private:
   void allocate();
   void load_model(const std::string &path, const std::string &device);
   int node_local_rank() const;
-  void build_edges(int natoms_with_neighbors);
+  torch::Tensor build_edge_index(int natoms_with_neighbors);
   void check_finite(double energy, double force_sum);
 
   std::unique_ptr<lmp_bench::ModelFile> model;
@@ -43,7 +46,10 @@ class PairMLFF : public Pair {
   bool conservative = true;             // false: the model returns forces directly
   std::vector<std::string> species;     // model species names, index = model species id
   std::vector<int> type_to_species;     // LAMMPS type (1-based) -> model species id, -1 unset
-  std::vector<int64_t> edge_src, edge_dst;
+  torch::Tensor edge_buffer;                // edge storage, reused across steps
+  std::vector<int64_t> species_buffer;      // model species per local+ghost atom
+  double model_seconds = 0.0;               // wall time inside the model this run
+  long model_calls = 0;
 };
 
 }    // namespace LAMMPS_NS

@@ -48,7 +48,9 @@ def model_dir(tmp_path_factory) -> Path:
 def lj_files(model_dir) -> dict[str, Path]:
     """LJ (argon, 8.5 A) unshifted and shifted, as .pt2 and TorchScript."""
     return {
-        f"{kind}{suffix}": export(LennardJones(shift=kind == "shifted"), model_dir / f"lj-{kind}{suffix}")
+        f"{kind}{suffix}": export(
+            LennardJones(shift=kind == "shifted"), model_dir / f"lj-{kind}{suffix}"
+        )
         for kind in ("plain", "shifted")
         for suffix in (".pt2", ".pt")
     }
@@ -72,3 +74,34 @@ def message_passing_file(model_dir) -> Path:
 @pytest.fixture(scope="session")
 def nan_file(model_dir) -> Path:
     return export(NaNAfterFirstStep(nan_below=3.0), model_dir / "nan.pt")
+
+
+class DirectForceLJ(torch.nn.Module):
+    """Lennard-Jones that returns its forces directly (like GemNet-dT or ForceNet do),
+    computed pairwise from the analytic derivative rather than by autograd."""
+
+    def __init__(self):
+        super().__init__()
+        self.lj = LennardJones()
+        self.species = self.lj.species
+        self.cutoff = self.lj.cutoff
+        self.num_layers = 1
+        self.direct_forces = True
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        energy = self.lj(species, edge_index, edge_vectors)
+        r2 = (edge_vectors * edge_vectors).sum(1)
+        s6 = (self.lj.sigma * self.lj.sigma / r2) ** 3
+        # F_i = sum_j phi'(r) (r_j - r_i) / r, with phi'(r)/r = -24 eps (2 s12 - s6) / r^2
+        scale = -24.0 * self.lj.epsilon * (2.0 * s6 * s6 - s6) / r2
+        scale = torch.where(r2 < self.cutoff * self.cutoff, scale, torch.zeros_like(scale))
+        forces = torch.zeros(species.shape[0], 3, dtype=edge_vectors.dtype)
+        forces = forces.index_add(0, edge_index[0], scale.unsqueeze(1) * edge_vectors)
+        return energy, forces
+
+
+@pytest.fixture(scope="session")
+def direct_force_file(model_dir) -> Path:
+    return export(DirectForceLJ(), model_dir / "direct-lj.pt")

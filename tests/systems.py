@@ -47,13 +47,24 @@ def argon_cluster_in_vacuum() -> Atoms:
 
 def write_data(atoms: Atoms, path: Path) -> Path:
     """A LAMMPS data file (metal units, atomic style; ASE handles triclinic cells)."""
-    write(path, atoms, format="lammps-data", units="metal", atom_style="atomic",
-          specorder=sorted(set(atoms.get_chemical_symbols())))
+    write(
+        path,
+        atoms,
+        format="lammps-data",
+        units="metal",
+        atom_style="atomic",
+        specorder=sorted(set(atoms.get_chemical_symbols())),
+    )
     return path
 
 
-def deck(data_file: Path, pair_lines: str, masses: tuple[float, ...] = (39.948,),
-         boundary: str = "p p p", extra: str = "") -> str:
+def deck(
+    data_file: Path,
+    pair_lines: str,
+    masses: tuple[float, ...] = (39.948,),
+    boundary: str = "p p p",
+    extra: str = "",
+) -> str:
     """Input lines that read `data_file` and set the pair style (metal units)."""
     mass_lines = "".join(f"mass {i + 1} {m}\n" for i, m in enumerate(masses))
     return (

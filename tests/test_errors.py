@@ -34,19 +34,26 @@ def test_file_that_is_not_a_model(argon_data, tmp_path, suffix):
 
 
 def test_unknown_species_in_pair_coeff(argon_data, lj_files):
-    message = error_of(deck(argon_data, f"pair_style mlff {lj_files['plain.pt']}\npair_coeff * * Xe"))
+    message = error_of(
+        deck(argon_data, f"pair_style mlff {lj_files['plain.pt']}\npair_coeff * * Xe")
+    )
     assert "mapped to 'Xe'" in message and "knows: Ar" in message
 
 
 def test_wrong_number_of_pair_coeff_elements(argon_data, lj_files):
-    message = error_of(deck(argon_data, f"pair_style mlff {lj_files['plain.pt']}\n"
-                                        "pair_coeff * * Ar Ar"))
+    message = error_of(
+        deck(argon_data, f"pair_style mlff {lj_files['plain.pt']}\npair_coeff * * Ar Ar")
+    )
     assert "1 types need 3 arguments, got 4" in message
 
 
 def test_ghost_cutoff_smaller_than_the_model_needs(argon_data, message_passing_file):
-    message = error_of(deck(argon_data, f"pair_style mlff {message_passing_file}\n"
-                                        "pair_coeff * * Ar\ncomm_modify cutoff 6.0"))
+    message = error_of(
+        deck(
+            argon_data,
+            f"pair_style mlff {message_passing_file}\npair_coeff * * Ar\ncomm_modify cutoff 6.0",
+        )
+    )
     assert "'comm_modify cutoff 6' is smaller than the 12 A" in message
     assert "2 layer(s) x 5 A cutoff" in message
 
@@ -64,15 +71,21 @@ def test_nan_forces_name_the_step(argon_data, nan_file):
 
 @pytest.mark.parametrize("suffix", [".pt2", ".pt"])
 def test_cuda_requested_without_a_gpu(argon_data, lj_files, suffix):
-    message = error_of(deck(argon_data, f"pair_style mlff {lj_files['plain' + suffix]} device cuda\n"
-                                        "pair_coeff * * Ar"))
+    message = error_of(
+        deck(
+            argon_data,
+            f"pair_style mlff {lj_files['plain' + suffix]} device cuda\npair_coeff * * Ar",
+        )
+    )
     expected = "was compiled for 'cpu'" if suffix == ".pt2" else "sees no CUDA GPU"
     assert expected in message
 
 
 def test_newton_off_is_refused(argon_data, lj_files):
-    message = error_of("newton off\n" + deck(argon_data, f"pair_style mlff {lj_files['plain.pt']}\n"
-                                                         "pair_coeff * * Ar"))
+    message = error_of(
+        "newton off\n"
+        + deck(argon_data, f"pair_style mlff {lj_files['plain.pt']}\npair_coeff * * Ar")
+    )
     assert "requires 'newton on'" in message
 
 

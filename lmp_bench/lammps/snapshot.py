@@ -41,13 +41,13 @@ class LammpsRunError(RuntimeError):
 class Snapshot:
     """Results ordered by atom ID; one row per recorded point (run 0, then each segment)."""
 
-    energy: np.ndarray          # (S,) potential energy, eV
-    total_energy: np.ndarray    # (S,) kinetic + potential, eV
+    energy: np.ndarray  # (S,) potential energy, eV
+    total_energy: np.ndarray  # (S,) kinetic + potential, eV
     pressure_virial: np.ndarray  # (S, 6) virial part of pressure, bar (xx yy zz xy xz yz)
-    forces: np.ndarray          # (S, N, 3) eV/A
-    positions: np.ndarray       # (S, N, 3) A, unwrapped
-    atom_energy: np.ndarray     # (S, N) eV
-    atom_virial: np.ndarray     # (S, N, 6) bar*A^3 (compute stress/atom NULL virial)
+    forces: np.ndarray  # (S, N, 3) eV/A
+    positions: np.ndarray  # (S, N, 3) A, unwrapped
+    atom_energy: np.ndarray  # (S, N) eV
+    atom_virial: np.ndarray  # (S, N, 6) bar*A^3 (compute stress/atom NULL virial)
     log: str
 
 
@@ -103,7 +103,9 @@ def _worker(spec_path: str, out_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     comm = MPI.COMM_WORLD
     lmp = start_lammps(["-screen", "none", "-log", spec["log"], "-nocite"], comm=comm)
-    lmp.commands_string(spec["commands"] + PROBES + "compute lmpb_unwrap all property/atom xu yu zu\n")
+    lmp.commands_string(
+        spec["commands"] + PROBES + "compute lmpb_unwrap all property/atom xu yu zu\n"
+    )
     rows: dict[str, list] = {key: [] for key in Snapshot.__dataclass_fields__ if key != "log"}
     lmp.command("run 0")
     _record(lmp, rows)

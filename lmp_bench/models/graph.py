@@ -35,7 +35,9 @@ def evaluate(
     n_atoms = len(positions)
     atom_energy = module(torch.as_tensor(species, dtype=torch.long), edge_index, vectors)
     everything = torch.ones(n_atoms, dtype=torch.bool)
-    forces, atom_virial = derivatives_from_edges(atom_energy, everything, edge_index, vectors, n_atoms)
+    forces, atom_virial = derivatives_from_edges(
+        atom_energy, everything, edge_index, vectors, n_atoms
+    )
     v = atom_virial.sum(0).detach().double().numpy()
     virial = np.array([[v[0], v[3], v[4]], [v[3], v[1], v[5]], [v[4], v[5], v[2]]])
     return {

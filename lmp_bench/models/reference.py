@@ -139,8 +139,12 @@ class MessagePassingToy(torch.nn.Module):
             )
 
         self.embedding = weights(len(species), features)
-        self.centres = torch.nn.Parameter(torch.linspace(1.0, cutoff, features, dtype=torch.float64))
-        self.self_weights = torch.nn.ParameterList([weights(features, features) for _ in range(layers)])
+        self.centres = torch.nn.Parameter(
+            torch.linspace(1.0, cutoff, features, dtype=torch.float64)
+        )
+        self.self_weights = torch.nn.ParameterList(
+            [weights(features, features) for _ in range(layers)]
+        )
         self.message_weights = torch.nn.ParameterList(
             [weights(features, features) for _ in range(layers)]
         )
@@ -155,7 +159,7 @@ class MessagePassingToy(torch.nn.Module):
         envelope = torch.where(r < self.cutoff, envelope, torch.zeros_like(r))
         radial = envelope.unsqueeze(1) * torch.exp(-((r.unsqueeze(1) - self.centres) ** 2))
         h = self.embedding[species]
-        for self_w, message_w in zip(self.self_weights, self.message_weights):
+        for self_w, message_w in zip(self.self_weights, self.message_weights, strict=True):
             messages = radial * (h @ message_w).index_select(0, edge_index[1])
             h = torch.tanh(h @ self_w + _scatter_sum(messages, edge_index[0], num_nodes))
         return (h @ self.readout).squeeze(1)

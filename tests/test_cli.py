@@ -1,0 +1,77 @@
+"""The lmp-bench command line: doctor, and run of the built-in deck on 1 and 2 ranks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lmp_bench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lmp_bench.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_doctor_passes_on_a_working_install():
+    result = lmp_bench("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for check in ("versions", "plugin build", "plugin registration", "smoke test"):
+        assert f"[ok] {check}" in result.stdout
+    assert "registered pair_style mlff" in result.stdout
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_run_argon_deck(tmp_path, lj_files, ranks):
+    result = lmp_bench(
+        "run",
+        str(ROOT / "inputs" / "argon.in"),
+        "--model",
+        str(lj_files["plain.pt2"]),
+        "--steps",
+        "40",
+        "--ranks",
+        str(ranks),
+        "--output",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = tmp_path.iterdir()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["summary"]["steps"] == 40 and manifest["summary"]["ranks"] == ranks
+    assert manifest["summary"]["steps_per_second"] > 0
+    assert manifest["variables"]["species"] == "Ar"
+    log = (folder / "log.lammps").read_text()
+    assert f"on {ranks} procs for 40 steps with 864 atoms" in log
+    frames = (folder / "trajectory.lammpstrj").read_text().count("ITEM: TIMESTEP")
+    assert frames == 1  # dump every 100 steps: only step 0 within 40 steps
+    assert "steps/s" in result.stdout
+
+
+def test_run_with_unknown_model_name_names_the_choices(tmp_path):
+    result = lmp_bench(
+        "run", str(ROOT / "inputs" / "argon.in"), "--model", "gemnet-xyz", "--output", str(tmp_path)
+    )
+    assert result.returncode == 2
+    assert "unknown model 'gemnet-xyz'" in result.stderr and "lj" in result.stderr
+
+
+def test_run_with_missing_deck(tmp_path, lj_files):
+    result = lmp_bench(
+        "run",
+        str(tmp_path / "nope.in"),
+        "--model",
+        str(lj_files["plain.pt"]),
+        "--output",
+        str(tmp_path),
+    )
+    assert result.returncode == 2 and "nope.in does not exist" in result.stderr
