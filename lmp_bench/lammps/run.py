@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lmp_bench.lammps.runtime import lammps_version, mpiexec_path
+from lmp_bench.lammps.runtime import lammps_version, mpiexec_path, threads_per_rank
 from lmp_bench.lammps.snapshot import LammpsRunError, _error_lines
 
 
@@ -64,7 +64,7 @@ def run_deck(
     command = [sys.executable, "-m", "lmp_bench.lammps.run", str(folder / "job.json")]
     if ranks > 1:
         command = [str(mpiexec_path()), "-launcher", "fork", "-n", str(ranks), *command]
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    env = {**os.environ, "OMP_NUM_THREADS": threads_per_rank(ranks)}
     started = time.perf_counter()
     result = subprocess.run(command, cwd=folder, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started

