@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,3 +76,33 @@ def test_run_with_missing_deck(tmp_path, lj_files):
         str(tmp_path),
     )
     assert result.returncode == 2 and "nope.in does not exist" in result.stderr
+
+
+def test_run_trajectory_reads_back_as_frames(tmp_path, lj_files):
+    """The run's dump opens through ASE's reader, with times from the deck's timestep;
+    a dump cut mid-frame (a killed run) still yields its complete frames."""
+    from lmp_bench.observables import RDF, read_lammps_dump
+
+    result = lmp_bench(
+        "run",
+        str(ROOT / "inputs" / "argon.in"),
+        "--model",
+        str(lj_files["plain.pt2"]),
+        "--steps",
+        "300",
+        "--output",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    (folder,) = tmp_path.iterdir()
+    dump = folder / "trajectory.lammpstrj"
+    frames = read_lammps_dump(dump, ["Ar"], timestep_ps=0.004)
+    assert frames.positions.shape == (4, 864, 3)
+    assert np.allclose(frames.times, [0.0, 0.4, 0.8, 1.2])
+    assert np.allclose(np.diag(frames.cell), 6 * 5.78)
+    g = RDF((("Ar", "Ar"),), r_max=8.0, bins=80).compute(frames).rdf[("Ar", "Ar")]
+    assert g[:25].max() < 1e-12 and g.max() > 2.0  # no pairs below 2.5 A, a liquid first peak
+    text = dump.read_text()
+    cut = tmp_path / "cut.lammpstrj"
+    cut.write_text(text[: int(len(text) * 0.9)])
+    assert read_lammps_dump(cut, ["Ar"], 0.004).positions.shape[0] == 3

@@ -1,0 +1,13 @@
+"""Observables as compute objects (freud style): parameters in the constructor,
+``compute(frames)`` returns self, results as properties, ``plot(ax)``.
+
+NumPy and freud only: observables never import LAMMPS or torch.
+"""
+
+from lmp_bench.observables.diffusivity import Diffusivity
+from lmp_bench.observables.frames import Frames
+from lmp_bench.observables.rdf import RDF
+from lmp_bench.observables.readers import read_lammps_dump
+from lmp_bench.observables.stability import RDFStability
+
+__all__ = ["RDF", "Diffusivity", "Frames", "RDFStability", "read_lammps_dump"]
