@@ -49,28 +49,44 @@ class Snapshot:
     atom_energy: np.ndarray  # (S, N) eV
     atom_virial: np.ndarray  # (S, N, 6) bar*A^3 (compute stress/atom NULL virial)
     log: str
+    terms: dict[str, np.ndarray]  # (S,) extra thermo keywords asked for (e.g. ebond)
 
 
 def run_snapshot(
-    commands: str, ranks: int = 1, segments: list[int] | None = None, timeout: float = 600
+    commands: str,
+    ranks: int = 1,
+    segments: list[int] | None = None,
+    timeout: float = 600,
+    energy_terms: tuple[str, ...] = (),
 ) -> Snapshot:
-    """Run `commands` (units, box, atoms, pair style) on `ranks` MPI ranks."""
+    """Run `commands` (units, box, atoms, pair style) on `ranks` MPI ranks, in a scratch
+    folder (files the commands write stay there). `energy_terms` are thermo keywords
+    (ebond, eangle, ...) recorded too."""
     with tempfile.TemporaryDirectory(prefix="lmpb-snap-") as scratch:
         spec_path = Path(scratch) / "spec.json"
         out_path = Path(scratch) / "out.npz"
         log_path = Path(scratch) / "log.lammps"
-        spec = {"commands": commands, "segments": segments or [], "log": str(log_path)}
+        spec = {
+            "commands": commands,
+            "segments": segments or [],
+            "log": str(log_path),
+            "terms": list(energy_terms),
+        }
         spec_path.write_text(json.dumps(spec))
         worker = [sys.executable, "-m", "lmp_bench.lammps.snapshot", str(spec_path), str(out_path)]
         if ranks > 1:
             worker = [str(mpiexec_path()), "-launcher", "fork", "-n", str(ranks), *worker]
         env = {**os.environ, "OMP_NUM_THREADS": threads_per_rank(ranks)}
-        result = subprocess.run(worker, capture_output=True, text=True, timeout=timeout, env=env)
+        result = subprocess.run(
+            worker, capture_output=True, text=True, timeout=timeout, env=env, cwd=scratch
+        )
         log = log_path.read_text() if log_path.exists() else ""
         if result.returncode != 0 or not out_path.exists():
             raise LammpsRunError(_error_lines(log, result.stdout + result.stderr))
         data = np.load(out_path)
-        return Snapshot(**{key: data[key] for key in data.files}, log=log)
+        terms = {key[5:]: data[key] for key in data.files if key.startswith("term_")}
+        fields = {key: data[key] for key in data.files if not key.startswith("term_")}
+        return Snapshot(**fields, log=log, terms=terms)
 
 
 def _error_lines(log: str, output: str) -> str:
@@ -79,7 +95,7 @@ def _error_lines(log: str, output: str) -> str:
     return "\n".join(dict.fromkeys(errors)) or "\n".join(output.splitlines()[-20:])
 
 
-def _record(lmp, rows: dict[str, list]) -> None:
+def _record(lmp, rows: dict[str, list], terms: list[str]) -> None:
     order = np.argsort(np.asarray(lmp.gather_atoms("id", 0, 1)))
     nat = len(order)
 
@@ -93,6 +109,8 @@ def _record(lmp, rows: dict[str, list]) -> None:
     rows["positions"].append(per_atom(lmp.gather("c_lmpb_unwrap", 1, 3), 3))
     rows["atom_energy"].append(per_atom(lmp.gather("c_lmpb_pe_atom", 1, 1), 1)[:, 0])
     rows["atom_virial"].append(per_atom(lmp.gather("c_lmpb_stress_atom", 1, 6), 6))
+    for term in terms:
+        rows.setdefault(f"term_{term}", []).append(lmp.get_thermo(term))
 
 
 def _worker(spec_path: str, out_path: str) -> None:
@@ -106,12 +124,14 @@ def _worker(spec_path: str, out_path: str) -> None:
     lmp.commands_string(
         spec["commands"] + PROBES + "compute lmpb_unwrap all property/atom xu yu zu\n"
     )
-    rows: dict[str, list] = {key: [] for key in Snapshot.__dataclass_fields__ if key != "log"}
+    rows: dict[str, list] = {
+        key: [] for key in Snapshot.__dataclass_fields__ if key not in ("log", "terms")
+    }
     lmp.command("run 0")
-    _record(lmp, rows)
+    _record(lmp, rows, spec["terms"])
     for steps in spec["segments"]:
         lmp.command(f"run {steps} pre no post no")
-        _record(lmp, rows)
+        _record(lmp, rows, spec["terms"])
     if comm.rank == 0:
         np.savez(out_path, **{key: np.asarray(value) for key, value in rows.items()})
     lmp.close()

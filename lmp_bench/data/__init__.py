@@ -1,0 +1,1 @@
+"""Data: start structures and (later) reference data sets, formats and splits."""
