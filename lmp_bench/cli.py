@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import sys
 import time
 from pathlib import Path
@@ -14,29 +16,108 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor(rebuild=args.rebuild)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def resolve_model(args: argparse.Namespace):
+    from lmp_bench.data.water import check_variant
     from lmp_bench.export import read_metadata
-    from lmp_bench.lammps.plugin_build import ensure_plugin
-    from lmp_bench.lammps.run import run_deck
-    from lmp_bench.models.builtin import resolve_model
+    from lmp_bench.models.builtin import resolve_model as model_file_for
+    from lmp_bench.systems import REFERENCE, Model
 
+    if args.model == REFERENCE:
+        return Model(None, variant=check_variant(args.variant))
+    path = model_file_for(args.model, args.device)
+    return Model(path, tuple(read_metadata(path)["species"].split()))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import torch
+
+    from lmp_bench.evaluate import reference_observables
+    from lmp_bench.lammps.plugin_build import ensure_plugin
+    from lmp_bench.lammps.run import ReplicaJob, WatchdogSpec, run_replica, sha256_of
+    from lmp_bench.lammps.runtime import lammps_version
+    from lmp_bench.observables.rdf import save_rdf
+    from lmp_bench.systems import system_for_deck
+
+    deck = Path(args.deck)
+    system = system_for_deck(deck)
     ensure_plugin(verbose=True)
-    model_file = resolve_model(args.model, args.device)
-    species = args.species.split() if args.species else read_metadata(model_file)["species"].split()
+    model = resolve_model(args)
+    steps = args.steps or round((args.length or system.default_length_ps) / system.timestep_ps)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = Path(args.output) / f"{Path(args.deck).stem}-{Path(args.model).stem}-{stamp}"
-    variables = {"seed": str(args.seed)}
-    if args.steps is not None:
-        variables["steps"] = str(args.steps)
-    print(f"lmp-bench: running {args.deck} with {model_file} on {args.ranks} rank(s) -> {folder}")
-    summary = run_deck(
-        Path(args.deck), model_file, species, folder, args.ranks, variables, args.device
-    )
+    folder = (Path(args.output) / f"{system.name}-{model.label}-{stamp}").resolve()
+    folder.mkdir(parents=True)
+    variables = system.prepare(folder, model, args.molecules, args.seed)
+    watchdog = None
+    if args.reference and system.rdf_pairs:
+        save_rdf(reference_observables(Path(args.reference))[1], folder / "reference_rdf.npz")
+        window = round(system.window_ps / (system.timestep_ps * system.dump_every))
+        watchdog = WatchdogSpec(
+            str(folder / "reference_rdf.npz"),
+            list(system.type_species),
+            system.rdf_threshold,
+            window,
+        )
+    elif system.rdf_pairs:
+        print(
+            "lmp-bench: no --reference run given: the watchdog only stops on LAMMPS errors "
+            "(NaN forces, lost atoms), not on a melted or frozen structure"
+        )
+    manifest = {
+        "system": system.name,
+        "deck": str(deck),
+        "model": model.label,
+        "model_file": str(model.file) if model.file else None,
+        "model_sha256": sha256_of(model.file) if model.file else None,
+        "variant": model.variant if model.file is None else None,
+        "molecules": args.molecules,
+        "steps": steps,
+        "length_ps": steps * system.timestep_ps,
+        "timestep_ps": system.timestep_ps,
+        "ranks": args.ranks,
+        "device": args.device,
+        "reference": args.reference,
+        "seeds": [args.seed + k for k in range(args.replicas)],
+        "versions": {
+            "lammps": lammps_version(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "host": platform.node(),
+        "replicas": [],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     print(
-        f"lmp-bench: {summary.steps} steps in {summary.seconds:.1f} s wall, "
-        f"{summary.steps_per_second:.1f} steps/s on {args.ranks} rank(s), {args.device}"
+        f"lmp-bench: {system.name} with {model.label}, {args.replicas} replica(s) of "
+        f"{steps} steps ({steps * system.timestep_ps:g} ps) on {args.ranks} rank(s) -> {folder}"
     )
-    print(f"lmp-bench: results in {folder} (log.lammps, trajectory.lammpstrj, manifest.json)")
+    for k, seed in enumerate(manifest["seeds"]):
+        job = ReplicaJob(
+            str(deck),
+            {**variables, "seed": str(seed)},
+            steps,
+            system.dump_every,
+            system.timestep_ps,
+            watchdog,
+            f"replica {k + 1}/{args.replicas}",
+        )
+        status = run_replica(job, folder / f"replica-{k}", args.ranks)
+        manifest["replicas"].append({"replica": f"replica-{k}", "seed": seed, **status.__dict__})
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        print(
+            f"lmp-bench: replica {k + 1}: {status.state} after {status.time_ps:g} ps, "
+            f"{status.steps_per_second:.1f} steps/s ({args.device}, {args.ranks} rank(s))"
+            + (f": {status.reason}" if status.reason else "")
+        )
+    print(f"lmp-bench: results in {folder}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from lmp_bench.evaluate import evaluate, format_table
+
+    metrics = evaluate(Path(args.run), Path(args.reference))
+    print(format_table(metrics))
+    print(f"lmp-bench: metrics in {Path(args.run) / 'metrics.json'}")
     return 0
 
 
@@ -48,18 +129,39 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--rebuild", action="store_true", help="rebuild the mlff plugin first")
     doctor.set_defaults(handler=cmd_doctor)
 
-    run = commands.add_parser("run", help="run an input deck with a model through the plugin")
-    run.add_argument("deck", help="LAMMPS input deck, e.g. inputs/argon.in")
+    run = commands.add_parser("run", help="run a benchmark deck with a model through the plugin")
+    run.add_argument("deck", help="inputs/water.in or inputs/argon.in")
     run.add_argument(
-        "--model", required=True, help="model file (.pt2/.pt) or built-in name: lj, sw, mp-toy"
+        "--model",
+        required=True,
+        help="model file (.pt2/.pt), built-in name (lj, sw, mp-toy), or "
+        "'reference' (the system's classical force field)",
     )
-    run.add_argument("--species", help="elements per atom type (default: the model's species)")
+    run.add_argument(
+        "--variant",
+        default="spcfw-mdsim",
+        help="classical water variant for --model reference: spcfw-mdsim "
+        "(default; how the paper's data was made) or spcfw (as published)",
+    )
+    run.add_argument("--replicas", type=int, default=1)
+    run.add_argument("--length", type=float, help="simulated time per replica, ps")
+    run.add_argument("--steps", type=int, help="MD steps per replica (instead of --length)")
+    run.add_argument("--molecules", type=int, default=64, help="water molecules: 64 or 512")
+    run.add_argument(
+        "--reference",
+        help="a reference run folder: enables the stability "
+        "watchdog (stop at the first unstable window)",
+    )
     run.add_argument("--ranks", type=int, default=1, help="MPI ranks (domain decomposition)")
-    run.add_argument("--steps", type=int, help="MD steps (default: the deck's)")
-    run.add_argument("--seed", type=int, default=4928, help="velocity seed")
+    run.add_argument("--seed", type=int, default=4928, help="velocity seed of replica 1")
     run.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     run.add_argument("--output", default="results", help="folder for result folders")
     run.set_defaults(handler=cmd_run)
+
+    evaluate = commands.add_parser("evaluate", help="score a run folder against a reference")
+    evaluate.add_argument("run", help="run folder written by lmp-bench run")
+    evaluate.add_argument("--reference", required=True, help="reference run folder")
+    evaluate.set_defaults(handler=cmd_evaluate)
     return parser
 
 

@@ -105,3 +105,48 @@ class DirectForceLJ(torch.nn.Module):
 @pytest.fixture(scope="session")
 def direct_force_file(model_dir) -> Path:
     return export(DirectForceLJ(), model_dir / "direct-lj.pt")
+
+
+class RepulsiveWater(torch.nn.Module):
+    """A deliberately broken water model: pure r^-12 repulsion between all atoms, so
+    molecules fly apart (the watchdog must catch it)."""
+
+    species = ["O", "H"]
+    cutoff = 3.0
+    num_layers = 1
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
+    ) -> torch.Tensor:
+        r2 = (edge_vectors * edge_vectors).sum(1)
+        pair = 0.05 * (1.2 * 1.2 / r2) ** 6
+        out = torch.zeros(species.shape[0], dtype=edge_vectors.dtype)
+        return out.index_add(0, edge_index[0], 0.5 * pair)
+
+
+class NaNWater(torch.nn.Module):
+    """Returns NaN energies from the first step."""
+
+    species = ["O", "H"]
+    cutoff = 3.0
+    num_layers = 1
+
+    def __init__(self):
+        super().__init__()
+        self.repulsive = RepulsiveWater()
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
+    ) -> torch.Tensor:
+        energy = self.repulsive(species, edge_index, edge_vectors)
+        return energy + torch.full_like(energy, float("nan"))
+
+
+@pytest.fixture(scope="session")
+def repulsive_water_file(model_dir) -> Path:
+    return export(RepulsiveWater(), model_dir / "repulsive-water.pt")
+
+
+@pytest.fixture(scope="session")
+def nan_water_file(model_dir) -> Path:
+    return export(NaNWater(), model_dir / "nan-water.pt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,7 @@ def test_run_argon_deck(tmp_path, lj_files, ranks):
         "--model",
         str(lj_files["plain.pt2"]),
         "--steps",
-        "40",
+        "200",
         "--ranks",
         str(ranks),
         "--output",
@@ -48,13 +49,16 @@ def test_run_argon_deck(tmp_path, lj_files, ranks):
     assert result.returncode == 0, result.stdout + result.stderr
     (folder,) = tmp_path.iterdir()
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["summary"]["steps"] == 40 and manifest["summary"]["ranks"] == ranks
-    assert manifest["summary"]["steps_per_second"] > 0
-    assert manifest["variables"]["species"] == "Ar"
-    log = (folder / "log.lammps").read_text()
-    assert f"on {ranks} procs for 40 steps with 864 atoms" in log
-    frames = (folder / "trajectory.lammpstrj").read_text().count("ITEM: TIMESTEP")
-    assert frames == 1  # dump every 100 steps: only step 0 within 40 steps
+    assert manifest["steps"] == 200 and manifest["ranks"] == ranks
+    (replica,) = manifest["replicas"]
+    assert replica["state"] == "completed" and replica["steps"] == 200
+    assert replica["steps_per_second"] > 0
+    assert replica["time_ps"] == pytest.approx(0.8)
+    log = (folder / "replica-0" / "log.lammps").read_text()
+    # chunks of 100 steps (LAMMPS counts ranks x OpenMP threads as procs)
+    assert re.search(r"on \d+ procs for 100 steps with 864 atoms", log)
+    frames = (folder / "replica-0" / "trajectory.lammpstrj").read_text().count("ITEM: TIMESTEP")
+    assert frames == 3  # steps 0, 100, 200
     assert "steps/s" in result.stdout
 
 
@@ -75,7 +79,7 @@ def test_run_with_missing_deck(tmp_path, lj_files):
         "--output",
         str(tmp_path),
     )
-    assert result.returncode == 2 and "nope.in does not exist" in result.stderr
+    assert result.returncode == 2 and "no benchmark system for deck" in result.stderr
 
 
 def test_run_trajectory_reads_back_as_frames(tmp_path, lj_files):
@@ -95,7 +99,7 @@ def test_run_trajectory_reads_back_as_frames(tmp_path, lj_files):
     )
     assert result.returncode == 0, result.stderr
     (folder,) = tmp_path.iterdir()
-    dump = folder / "trajectory.lammpstrj"
+    dump = folder / "replica-0" / "trajectory.lammpstrj"
     frames = read_lammps_dump(dump, ["Ar"], timestep_ps=0.004)
     assert frames.positions.shape == (4, 864, 3)
     assert np.allclose(frames.times, [0.0, 0.4, 0.8, 1.2])

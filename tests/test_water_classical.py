@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,11 +13,11 @@ from lmp_bench.data.water import (
     box_length,
     build_water,
     check_variant,
-    write_water_data,
 )
-from lmp_bench.lammps.snapshot import LammpsRunError, run_snapshot
+from lmp_bench.lammps.snapshot import run_snapshot
+from lmp_bench.systems import KCAL_PER_MOL_IN_EV, Model, prepare_water
 
-DECK = __import__("pathlib").Path(__file__).resolve().parents[1] / "inputs" / "water-classical.in"
+DECK = Path(__file__).resolve().parents[1] / "inputs" / "water.in"
 
 # Published SPC/Fw constants, energies 1/2 k (x - x0)^2 (kcal/mol, A, rad)
 K_BOND, K_ANGLE = 1059.162, 75.90
@@ -51,31 +53,27 @@ def hand_bonded_energies(positions: np.ndarray, cell_length: float) -> tuple[flo
     return float(bonds), float(angles)
 
 
+def water_commands(folder: Path, variant: str) -> str:
+    variables = prepare_water(folder, Model(None, variant=variant), 64, seed=2)
+    lines = "".join(f"variable {name} string {value}\n" for name, value in variables.items())
+    return lines + f"include {DECK}\n"
+
+
 @pytest.mark.parametrize("variant", ["spcfw", "spcfw-mdsim"])
 def test_bonded_energies_equal_the_hand_computed_ones(tmp_path, variant):
-    """After a short NVT run, LAMMPS's ebond/eangle = the constants of the variant applied
-    by hand to the final positions, at three points along the run."""
-    data = write_water_data(tmp_path / "water.data", 64, seed=2)
-    commands = (
-        f"variable data_file string {data}\nvariable variant string {variant}\n"
-        f"variable steps string 0\ninclude {DECK}\n"
+    """Along a short NVT run (metal units), LAMMPS's ebond/eangle = the variant's constants
+    applied by hand to the positions, at three points."""
+    snapshot = run_snapshot(
+        water_commands(tmp_path, variant), segments=[20, 20, 20], energy_terms=("ebond", "eangle")
     )
-    snapshot = run_snapshot(commands, segments=[20, 20, 20], energy_terms=("ebond", "eangle"))
     for k in range(1, 4):
         bonds, angles = hand_bonded_energies(snapshot.positions[k], box_length(64))
-        factor = STIFFNESS[variant]
+        factor = STIFFNESS[variant] * KCAL_PER_MOL_IN_EV
         assert snapshot.terms["ebond"][k] == pytest.approx(factor * bonds, rel=1e-8)
         assert snapshot.terms["eangle"][k] == pytest.approx(factor * angles, rel=1e-8)
     assert bonds > 0.1 and angles > 0.1  # the check is not trivially 0 = 0
 
 
-def test_unknown_variant_is_refused(tmp_path):
+def test_unknown_variant_is_refused():
     with pytest.raises(ValueError, match="unknown water variant 'tip3p'.*spcfw-mdsim.*default"):
         check_variant("tip3p")
-    data = write_water_data(tmp_path / "water.data", 64)
-    commands = (
-        f"variable data_file string {data}\nvariable variant string tip3p\n"
-        f"variable steps string 0\ninclude {DECK}\n"
-    )
-    with pytest.raises(LammpsRunError, match="Label wasn't found"):
-        run_snapshot(commands)

@@ -68,43 +68,51 @@ def build_water(molecules: int, seed: int = 0) -> tuple[np.ndarray, float]:
     return np.concatenate(positions), length
 
 
-def write_water_data(path: Path, molecules: int, seed: int = 0) -> Path:
-    """A LAMMPS data file (atom_style full; type 1 = O, type 2 = H; real-units charges)."""
+def write_water_data(path: Path, molecules: int, seed: int = 0, atom_style: str = "full") -> Path:
+    """A LAMMPS data file, type 1 = O, type 2 = H (charges in e).
+
+    ``full`` (charges, bonds, angles) for the classical model; ``atomic`` (positions only,
+    no topology that a dissociating molecule could break) for ML models.
+    """
+    if atom_style not in ("full", "atomic"):
+        raise ValueError(f"atom_style must be 'full' or 'atomic', not {atom_style!r}")
     positions, length = build_water(molecules, seed)
+    full = atom_style == "full"
+    counts = [f"{3 * molecules} atoms"]
+    types = ["2 atom types"]
+    if full:
+        counts += [f"{2 * molecules} bonds", f"{molecules} angles"]
+        types += ["1 bond types", "1 angle types"]
     lines = [
         f"flexible SPC water, {molecules} molecules, built by lmp-bench (seed {seed})",
         "",
-        f"{3 * molecules} atoms",
-        f"{2 * molecules} bonds",
-        f"{molecules} angles",
+        *counts,
         "",
-        "2 atom types",
-        "1 bond types",
-        "1 angle types",
+        *types,
         "",
-        f"0 {length:.10f} xlo xhi",
-        f"0 {length:.10f} ylo yhi",
-        f"0 {length:.10f} zlo zhi",
+    ]
+    lines += [f"0 {length:.10f} {axis}lo {axis}hi" for axis in "xyz"]
+    lines += [
         "",
         "Masses",
         "",
         f"1 {MASSES['O']}",
         f"2 {MASSES['H']}",
         "",
-        "Atoms # full",
+        f"Atoms # {atom_style}",
         "",
     ]
     for atom, (x, y, z) in enumerate(positions % length):
         molecule, element = atom // 3 + 1, "O" if atom % 3 == 0 else "H"
         atom_type = 1 if element == "O" else 2
-        lines.append(
-            f"{atom + 1} {molecule} {atom_type} {CHARGES[element]} {x:.10f} {y:.10f} {z:.10f}"
-        )
-    lines += ["", "Bonds", ""]
-    for m in range(molecules):
-        lines.append(f"{2 * m + 1} 1 {3 * m + 1} {3 * m + 2}")
-        lines.append(f"{2 * m + 2} 1 {3 * m + 1} {3 * m + 3}")
-    lines += ["", "Angles", ""]
-    lines += [f"{m + 1} 1 {3 * m + 2} {3 * m + 1} {3 * m + 3}" for m in range(molecules)]
+        prefix = f"{molecule} {atom_type} {CHARGES[element]}" if full else f"{atom_type}"
+        lines.append(f"{atom + 1} {prefix} {x:.10f} {y:.10f} {z:.10f}")
+    if full:
+        lines += ["", "Bonds", ""]
+        for m in range(molecules):
+            lines.append(f"{2 * m + 1} 1 {3 * m + 1} {3 * m + 2}")
+            lines.append(f"{2 * m + 2} 1 {3 * m + 1} {3 * m + 3}")
+        lines += ["", "Angles", ""]
+        lines += [f"{m + 1} 1 {3 * m + 2} {3 * m + 1} {3 * m + 3}" for m in range(molecules)]
     path.write_text("\n".join(lines) + "\n")
     return path

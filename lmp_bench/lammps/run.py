@@ -1,9 +1,14 @@
-"""Run a LAMMPS input deck with an mlff model into a result folder.
+"""Run an input deck with a model into a result folder, one replica at a time.
 
-The deck reads these LAMMPS variables, passed with -var:
-``model_file`` (path), ``species`` (one element per atom type), ``seed`` and ``steps``
-(decks give defaults with ``variable ... index``). Under ``ranks > 1`` the run goes
-through mpiexec and LAMMPS's own domain decomposition.
+A deck sets up the system (units, atoms, force field, thermostat, dumps) and does not
+`run`: the runner advances it in chunks of `chunk` steps (the dump interval), so that
+between chunks it can show progress and let the stability watchdog look at the newest
+frame. A replica ends `completed`, `unstable` (the watchdog stopped it), or `failed`
+(LAMMPS stopped with an error, e.g. the plugin's NaN check or lost atoms); in every case
+the frames written so far stay in its dump and `status.json` says what happened.
+
+Decks read LAMMPS variables passed with -var (see each deck's header). Under ranks > 1
+the replica runs through mpiexec and LAMMPS's own domain decomposition.
 """
 
 from __future__ import annotations
@@ -11,27 +16,49 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import re
-import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from lmp_bench.lammps.runtime import lammps_version, mpiexec_path, threads_per_rank
+import numpy as np
+
+from lmp_bench.lammps.runtime import mpiexec_path, threads_per_rank
 from lmp_bench.lammps.snapshot import LammpsRunError, _error_lines
 
 
 @dataclass
-class RunSummary:
-    folder: str
+class WatchdogSpec:
+    """What the online watchdog compares against (see observables.watchdog)."""
+
+    reference_rdf: str  # .npz written by lmp_bench.observables RDF (save_rdf)
+    species: list[str]  # element of each LAMMPS atom type, type 1 first
+    threshold: float
+    window_frames: int
+
+
+@dataclass
+class ReplicaJob:
+    deck: str
+    variables: dict[str, str]
     steps: int
-    ranks: int
-    seconds: float
-    steps_per_second: float  # MD steps per wall-clock second (LAMMPS's own loop time)
-    device: str
+    chunk: int
+    timestep_ps: float
+    watchdog: WatchdogSpec | None = None
+    label: str = "replica"
+
+
+@dataclass
+class ReplicaStatus:
+    state: str  # completed | unstable | failed
+    steps: int  # MD steps done
+    time_ps: float
+    wall_seconds: float
+    steps_per_second: float  # MD steps per wall-clock second, setup excluded
+    reason: str = ""
+    extra: dict = field(default_factory=dict)
 
 
 def sha256_of(path: Path) -> str:
@@ -42,55 +69,31 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run_deck(
-    deck: Path,
-    model_file: Path,
-    species: list[str],
-    folder: Path,
-    ranks: int = 1,
-    variables: dict[str, str] | None = None,
-    device: str = "cpu",
-) -> RunSummary:
-    """Run `deck` with `model_file` in `folder` (created), writing log, dump and manifest."""
-    import torch
-
+def run_replica(job: ReplicaJob, folder: Path, ranks: int = 1) -> ReplicaStatus:
+    """Run one replica in `folder` (created); the deck is copied in as deck.in."""
+    deck, folder = Path(job.deck), folder.resolve()
     if not deck.is_file():
         raise FileNotFoundError(f"input deck {deck} does not exist")
     folder.mkdir(parents=True, exist_ok=False)
-    shutil.copy2(deck, folder / "deck.in")
-    all_vars = {"model_file": str(model_file), "species": " ".join(species), **(variables or {})}
-    job = {"deck": "deck.in", "variables": all_vars}
-    (folder / "job.json").write_text(json.dumps(job, indent=2))
+    (folder / "deck.in").write_text(deck.read_text())
+    job = ReplicaJob(**{**job.__dict__, "deck": "deck.in"})
+    payload = {**job.__dict__, "watchdog": job.watchdog.__dict__ if job.watchdog else None}
+    (folder / "job.json").write_text(json.dumps(payload, indent=2))
     command = [sys.executable, "-m", "lmp_bench.lammps.run", str(folder / "job.json")]
     if ranks > 1:
         command = [str(mpiexec_path()), "-launcher", "fork", "-n", str(ranks), *command]
     env = {**os.environ, "OMP_NUM_THREADS": threads_per_rank(ranks)}
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - started
-    (folder / "output.txt").write_text(result.stdout + result.stderr)
-    log = (folder / "log.lammps").read_text() if (folder / "log.lammps").exists() else ""
-    if result.returncode != 0:
+    with open(folder / "output.txt", "w") as output:
+        # stderr stays on the terminal: it carries the progress line
+        result = subprocess.run(command, cwd=folder, stdout=output, env=env)
+    status_path = folder / "status.json"
+    if result.returncode != 0 or not status_path.exists():
+        log = (folder / "log.lammps").read_text() if (folder / "log.lammps").exists() else ""
         raise LammpsRunError(
-            _error_lines(log, result.stdout + result.stderr)
-            + f"\n(full log: {folder / 'log.lammps'})"
+            _error_lines(log, (folder / "output.txt").read_text())
+            + f"\n(see {folder / 'log.lammps'})"
         )
-    steps, rate = loop_performance(log)
-    summary = RunSummary(str(folder), steps, ranks, seconds, rate, device)
-    manifest = {
-        "summary": asdict(summary),
-        "model_file": str(model_file),
-        "model_sha256": sha256_of(model_file),
-        "variables": all_vars,
-        "versions": {
-            "lammps": lammps_version(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
-        "host": platform.node(),
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    return summary
+    return ReplicaStatus(**json.loads(status_path.read_text()))
 
 
 def loop_performance(log: str) -> tuple[int, float]:
@@ -102,18 +105,80 @@ def loop_performance(log: str) -> tuple[int, float]:
     return steps, (steps / seconds if seconds > 0 else float("nan"))
 
 
+def _make_watchdog(spec: dict, lmp):
+    from lmp_bench.observables.rdf import load_rdf
+    from lmp_bench.observables.watchdog import Watchdog
+
+    types = np.asarray(lmp.gather_atoms("type", 0, 1))
+    species = np.array([spec["species"][t - 1] for t in types])
+    box = lmp.extract_box()
+    low, high, xy, yz, xz = box[0], box[1], box[2], box[3], box[4]
+    cell = np.array(
+        [[high[0] - low[0], 0, 0], [xy, high[1] - low[1], 0], [xz, yz, high[2] - low[2]]]
+    )
+    return Watchdog(
+        load_rdf(spec["reference_rdf"]), species, cell, spec["threshold"], spec["window_frames"]
+    )
+
+
+def _progress(label: str, done: int, total: int, timestep_ps: float, rate: float) -> None:
+    """A progress bar on a terminal; a line every 10 % of the run in a log file."""
+    line = f"{label}: {done}/{total} steps ({done * timestep_ps:.1f} ps), {rate:.0f} steps/s"
+    if sys.stderr.isatty():
+        filled = int(30 * done / max(total, 1))
+        print(
+            f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {line}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif done == total or (10 * done) // total != (10 * (done - 1)) // total:
+        print(line, file=sys.stderr, flush=True)
+
+
 def _worker(job_path: str) -> None:
     from mpi4py import MPI
 
     from lmp_bench.lammps.session import start_lammps
 
+    comm = MPI.COMM_WORLD
     job = json.loads(Path(job_path).read_text())
     args = ["-screen", "none", "-log", "log.lammps", "-nocite"]
     for name, value in job["variables"].items():
         args += ["-var", name, str(value)]
-    lmp = start_lammps(args, comm=MPI.COMM_WORLD)
+    lmp = start_lammps(args, comm=comm)
     lmp.file(job["deck"])
+    watchdog = _make_watchdog(job["watchdog"], lmp) if job["watchdog"] else None
+    state, reason, done = "completed", "", 0
+    started = time.perf_counter()
+    while done < job["steps"]:
+        steps = min(job["chunk"], job["steps"] - done)
+        try:  # the first chunk sets the run up; later chunks continue it
+            lmp.command(f"run {steps} pre no post no" if done else f"run {steps}")
+        except Exception as err:  # LAMMPS's own error: NaN from the model, lost atoms, ...
+            state, reason = "failed", str(err).strip()
+            break
+        done += steps
+        verdict = None
+        if watchdog is not None:
+            positions = np.asarray(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
+            verdict = watchdog.add_frame(positions) if comm.rank == 0 else None
+            verdict = comm.bcast(verdict)
+        if comm.rank == 0:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            _progress(job["label"], done, job["steps"], job["timestep_ps"], rate)
+        if verdict:
+            state, reason = "unstable", verdict
+            break
+    wall = time.perf_counter() - started
     lmp.close()
+    if comm.rank == 0:
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        # steps/s from LAMMPS's own loop timers (setup excluded)
+        rate = loop_performance(Path("log.lammps").read_text())[1] if done else float("nan")
+        status = ReplicaStatus(state, done, done * job["timestep_ps"], wall, rate, reason)
+        Path("status.json").write_text(json.dumps(status.__dict__, indent=2))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ class Frames:
     def frame_interval_ps(self) -> float:
         """Time between saved frames, ps (frames must be evenly spaced)."""
         steps = np.diff(self.times)
-        if len(steps) == 0 or not np.allclose(steps, steps[0], rtol=1e-6):
+        if len(steps) == 0:
+            raise ValueError("a single frame has no frame interval")
+        if not np.allclose(steps, steps[0], rtol=1e-6):
             raise ValueError("frames are not evenly spaced in time")
         return float(steps[0])
 

@@ -62,21 +62,28 @@ class RDF:
         edges = self.bin_edges
         return 0.5 * (edges[1:] + edges[:-1])
 
+    def frame(self, positions: np.ndarray, cell: np.ndarray, species: np.ndarray):
+        """g(r) of one frame, per pair."""
+        edges = self.bin_edges
+        volume = abs(np.linalg.det(cell))
+        shells = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+        i, j, r = frame_pair_distances(positions, cell, self.r_max)
+        result = {}
+        for a, b in self.pairs:
+            first, second = species == a, species == b
+            if not first.any() or not second.any():
+                raise ValueError(f"no {a}-{b} pairs: the frame has species {sorted(set(species))}")
+            # ordered pairs centre a, neighbour b: N_a N_b of them in the normalisation
+            counts, _ = np.histogram(r[first[i] & second[j]], edges)
+            result[(a, b)] = counts / (first.sum() * second.sum() / volume * shells)
+        return result
+
     def compute(self, frames: Frames) -> RDF:
         """One g(r) per frame and pair (kept for sliding windows); results average them."""
-        edges = self.bin_edges
-        volume = abs(np.linalg.det(frames.cell))
-        shells = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-        masks = {element: frames.select(element) for pair in self.pairs for element in pair}
         rows = {pair: np.empty((len(frames.times), self.bins)) for pair in self.pairs}
         for t, positions in enumerate(frames.positions):
-            i, j, r = frame_pair_distances(positions, frames.cell, self.r_max)
-            for a, b in self.pairs:
-                # ordered pairs centre a, neighbour b: N_a N_b of them in the normalisation
-                chosen = masks[a][i] & masks[b][j]
-                counts, _ = np.histogram(r[chosen], edges)
-                density = masks[a].sum() * masks[b].sum() / volume
-                rows[(a, b)][t] = counts / (density * shells)
+            for pair, g in self.frame(positions, frames.cell, frames.species).items():
+                rows[pair][t] = g
         self._per_frame = rows
         return self
 
@@ -115,3 +122,25 @@ class RDF:
 def rdf_error(g: np.ndarray, g_reference: np.ndarray, r_max: float) -> float:
     """mean |g - g_ref| x r_max."""
     return float(np.abs(g - g_reference).mean() * r_max)
+
+
+def save_rdf(rdf: RDF, path) -> None:
+    """Write an RDF's parameters and averaged g(r) to .npz (the watchdog's reference)."""
+    g = rdf.rdf
+    np.savez(
+        path,
+        pairs=np.array(rdf.pairs),
+        r_max=rdf.r_max,
+        bins=rdf.bins,
+        r_min=rdf.r_min,
+        **{f"g_{a}_{b}": g[(a, b)] for a, b in rdf.pairs},
+    )
+
+
+def load_rdf(path) -> RDF:
+    """An RDF read back from save_rdf: same parameters, g(r) as its one 'frame'."""
+    data = np.load(path)
+    pairs = tuple(tuple(pair) for pair in data["pairs"].tolist())
+    rdf = RDF(pairs, float(data["r_max"]), int(data["bins"]), float(data["r_min"]))
+    rdf._per_frame = {(a, b): data[f"g_{a}_{b}"][None, :] for a, b in pairs}
+    return rdf

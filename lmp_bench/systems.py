@@ -1,0 +1,125 @@
+"""The benchmark systems: what each deck needs (start structure, model lines) and how it
+is judged (timestep, frames, stability rule, diffusing element). Numbers: design.md."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmp_bench.data.water import DEFAULT_VARIANT, check_variant, write_water_data
+from lmp_bench.observables.rdf import WATER_PAIRS
+
+KCAL_PER_MOL_IN_EV = 0.0433641043  # 4184 J / (96485.33212 C/mol x 1 V)
+REFERENCE = "reference"  # --model value that selects a system's classical force field
+
+# SPC/Fw (published form 1/2 k (x - x0)^2), kcal/mol, A, rad, degrees
+SPCFW = {
+    "k_bond": 1059.162,
+    "r0": 1.012,
+    "k_angle": 75.90,
+    "theta0": 113.24,
+    "epsilon": 0.1554253,
+    "sigma": 3.165492,
+}
+# LAMMPS's harmonic K per published k: spcfw halves it, spcfw-mdsim does not (design.md)
+HARMONIC_FACTOR = {"spcfw": 0.5, "spcfw-mdsim": 1.0}
+
+
+@dataclass(frozen=True)
+class Model:
+    """What --model resolved to: an exported file, or the system's classical reference."""
+
+    file: Path | None
+    species: tuple[str, ...] = ()
+    variant: str = DEFAULT_VARIANT
+
+    @property
+    def label(self) -> str:
+        return f"reference-{self.variant}" if self.file is None else self.file.stem
+
+
+def mlff_lines(model: Model, type_species: tuple[str, ...]) -> str:
+    missing = sorted(set(type_species) - set(model.species))
+    if missing:
+        raise ValueError(
+            f"model {model.file} knows species {list(model.species)} but this system needs "
+            f"{list(type_species)} (missing {missing}): use a model trained on this system"
+        )
+    return f"pair_style mlff {model.file}\npair_coeff * * {' '.join(type_species)}\n"
+
+
+def classical_water_lines(variant: str) -> str:
+    """SPC/Fw in metal units (constants converted from kcal/mol), then a minimisation."""
+    f, kcal = HARMONIC_FACTOR[check_variant(variant)], KCAL_PER_MOL_IN_EV
+    c = SPCFW
+    return (
+        f"# flexible SPC water, variant {variant}, metal units (eV, A)\n"
+        "pair_style lj/cut/coul/long 9.0\n"
+        f"pair_coeff 1 1 {c['epsilon'] * kcal:.12g} {c['sigma']}\n"
+        "pair_coeff * 2 0.0 1.0\n"
+        "kspace_style pppm 1.0e-5\n"
+        "special_bonds lj/coul 0.0 0.0 0.0\n"
+        "bond_style harmonic\n"
+        f"bond_coeff 1 {f * c['k_bond'] * kcal:.12g} {c['r0']}\n"
+        "angle_style harmonic\n"
+        f"angle_coeff 1 {f * c['k_angle'] * kcal:.12g} {c['theta0']}\n"
+        "minimize 1.0e-6 1.0e-8 200 2000\n"
+        "reset_timestep 0\n"
+    )
+
+
+def prepare_water(folder: Path, model: Model, molecules: int, seed: int) -> dict[str, str]:
+    """Start structure and model lines for inputs/water.in, written into `folder`."""
+    classical = model.file is None
+    data = write_water_data(
+        folder / "start.data", molecules, seed, atom_style="full" if classical else "atomic"
+    )
+    setup = folder / "model_setup.in"
+    setup.write_text(
+        classical_water_lines(model.variant) if classical else mlff_lines(model, ("O", "H"))
+    )
+    return {
+        "data_file": str(data),
+        "atom_style": "full" if classical else "atomic",
+        "model_setup": str(setup),
+    }
+
+
+def prepare_argon(folder: Path, model: Model, molecules: int, seed: int) -> dict[str, str]:
+    if model.file is None:
+        raise ValueError("the argon deck has no classical reference model: give --model lj")
+    return {"model_file": str(model.file), "species": " ".join(model.species)}
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    timestep_ps: float
+    dump_every: int  # steps between frames
+    type_species: tuple[str, ...]
+    default_length_ps: float
+    prepare: Callable[[Path, Model, int, int], dict[str, str]]
+    rdf_pairs: tuple[tuple[str, str], ...] = ()
+    rdf_threshold: float = float("inf")  # stability: RDF error above this is unstable
+    window_ps: float = 1.0
+    diffusion_element: str = ""
+    diffusion_time_ps: float = 0.0
+
+
+SYSTEMS = {
+    "water": System(
+        "water", 0.001, 100, ("O", "H"), 500.0, prepare_water, WATER_PAIRS, 3.0, 1.0, "O", 100.0
+    ),
+    "argon": System("argon", 0.004, 100, ("Ar",), 8.0, prepare_argon),
+}
+
+
+def system_for_deck(deck: Path) -> System:
+    """The system a deck belongs to, from its file name (inputs/<system>.in)."""
+    if deck.stem not in SYSTEMS:
+        raise ValueError(
+            f"no benchmark system for deck {deck}: known decks are "
+            f"{[f'inputs/{name}.in' for name in SYSTEMS]}"
+        )
+    return SYSTEMS[deck.stem]

@@ -1,0 +1,166 @@
+"""The water benchmark end to end on short runs: run (replicas, watchdog) and evaluate.
+
+Runs here are 3 ps from the built grid structure, so RDF errors between two references are
+larger than between long equilibrated runs; the bounds below are set for that."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lmp_bench.evaluate import evaluate
+from lmp_bench.observables import read_lammps_dump
+
+ROOT = Path(__file__).resolve().parents[1]
+WATER = str(ROOT / "inputs" / "water.in")
+
+
+def lmp_bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lmp_bench.cli", *args], capture_output=True, text=True, timeout=900
+    )
+
+
+def run_folder(*args: str, output: Path) -> Path:
+    result = lmp_bench("run", WATER, *args, "--output", str(output))
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = output.iterdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """Classical reference (spcfw-mdsim, the default): 2 replicas of 3 ps."""
+    return run_folder(
+        "--model",
+        "reference",
+        "--length",
+        "3",
+        "--replicas",
+        "2",
+        "--seed",
+        "1",
+        output=tmp_path_factory.mktemp("reference"),
+    )
+
+
+def test_second_reference_scores_close_to_the_first(reference, tmp_path):
+    second = run_folder("--model", "reference", "--length", "3", "--seed", "500", output=tmp_path)
+    metrics = evaluate(second, reference)
+    (replica,) = metrics["replicas"]
+    assert replica["state"] == "completed"
+    assert replica["stability_ps"] == pytest.approx(3.0)
+    for pair, error in replica["rdf_mae"].items():
+        assert error < 0.8, pair
+    assert replica["steps_per_second"] > 0
+    assert json.loads((second / "metrics.json").read_text())["summary"]["stability_ps"]["n"] == 1
+
+
+def test_the_two_variants_are_told_apart(reference, tmp_path):
+    same = evaluate(
+        run_folder(
+            "--model", "reference", "--length", "3", "--seed", "7", output=tmp_path / "same"
+        ),
+        reference,
+    )
+    other = evaluate(
+        run_folder(
+            "--model",
+            "reference",
+            "--variant",
+            "spcfw",
+            "--length",
+            "3",
+            "--seed",
+            "7",
+            output=tmp_path / "other",
+        ),
+        reference,
+    )
+    same_ho = same["replicas"][0]["rdf_mae"]["H-O"]
+    other_ho = other["replicas"][0]["rdf_mae"]["H-O"]
+    assert other_ho > 0.8 and other_ho > 2 * same_ho, (same_ho, other_ho)
+
+
+def test_watchdog_stops_a_broken_model_and_evaluate_reports_it(
+    reference, tmp_path, repulsive_water_file
+):
+    folder = run_folder(
+        "--model",
+        str(repulsive_water_file),
+        "--length",
+        "5",
+        "--reference",
+        str(reference),
+        output=tmp_path,
+    )
+    (replica,) = json.loads((folder / "manifest.json").read_text())["replicas"]
+    assert replica["state"] == "unstable" and "RDF error" in replica["reason"]
+    assert replica["time_ps"] < 5.0
+    metrics = evaluate(folder, reference)
+    scored = metrics["replicas"][0]
+    assert scored["state"] == "unstable"
+    assert scored["stability_ps"] < 5.0
+    assert scored["diffusivity_1e-9_m2_s"] is None  # far from the 100 ps it needs
+
+
+def test_nan_model_ends_the_replica_as_failed(tmp_path, nan_water_file):
+    folder = run_folder("--model", str(nan_water_file), "--length", "1", output=tmp_path)
+    (replica,) = json.loads((folder / "manifest.json").read_text())["replicas"]
+    assert replica["state"] == "failed" and "NaN" in replica["reason"]
+
+
+def test_killed_run_keeps_its_frames(reference, tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "lmp_bench.cli",
+        "run",
+        WATER,
+        "--model",
+        "reference",
+        "--length",
+        "60",
+        "--output",
+        str(tmp_path),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    dump = None
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        found = list(tmp_path.glob("*/replica-0/trajectory.lammpstrj"))
+        if found and found[0].read_text().count("ITEM: TIMESTEP") >= 12:
+            dump = found[0]
+            break
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert dump is not None, "the run wrote no frames"
+    frames = read_lammps_dump(dump, ["O", "H"], 0.001)
+    assert len(frames.times) >= 12
+    metrics = evaluate(dump.parents[1], reference)
+    assert metrics["replicas"][0]["state"].startswith("unknown")
+    assert metrics["replicas"][0]["simulated_ps"] >= 1.1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--model", "reference", "--variant", "tip3p"), "unknown water variant 'tip3p'"),
+        (("--model", "reference", "--molecules", "100"), "cannot build 100 water molecules"),
+        (("--model", "lj"), "but this system needs ['O', 'H'] (missing ['H', 'O'])"),
+    ],
+)
+def test_bad_input(tmp_path, args, message):
+    result = lmp_bench("run", WATER, *args, "--length", "0.1", "--output", str(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
