@@ -121,6 +121,49 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_make(args: argparse.Namespace) -> int:
+    from lmp_bench.data.make_water import make_water_dataset
+
+    out = Path(args.output or f"water-{args.molecules}-{args.variant}-{args.dataset}.h5")
+    print(
+        f"lmp-bench: classical reference, variant {args.variant} (default spcfw-mdsim: how "
+        "the paper's water data was made) -> " + str(out)
+    )
+    data = make_water_dataset(
+        out,
+        out.with_suffix(".runs"),
+        args.molecules,
+        args.variant,
+        args.dataset,
+        args.frames,
+        args.seed,
+        args.equilibrate,
+        args.ranks,
+    )
+    sizes = ", ".join(f"{name} {len(idx)}" for name, idx in data.splits.items())
+    print(f"lmp-bench: {len(data)} frames ({sizes}) written to {out}")
+    return 0
+
+
+def cmd_data_export(args: argparse.Namespace) -> int:
+    from lmp_bench.data.formats import write_deepmd, write_extxyz
+    from lmp_bench.data.frames_file import read_frames
+
+    frames = read_frames(args.file)
+    writer = {"extxyz": write_extxyz, "deepmd": write_deepmd}[args.format]
+    print(f"lmp-bench: wrote {writer(frames, Path(args.output), args.split)}")
+    return 0
+
+
+def cmd_data_import(args: argparse.Namespace) -> int:
+    from lmp_bench.data.formats import read_mdsim_npy
+    from lmp_bench.data.frames_file import write_frames
+
+    frames = read_mdsim_npy(args.file)
+    print(f"lmp-bench: {len(frames)} frames -> {write_frames(frames, Path(args.output))}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmp-bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +205,36 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", help="run folder written by lmp-bench run")
     evaluate.add_argument("--reference", required=True, help="reference run folder")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    data = commands.add_parser("data", help="make, export and import datasets")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    make = data_commands.add_parser("make", help="make reference data with LAMMPS")
+    make.add_argument("system", choices=["water"])
+    make.add_argument("--molecules", type=int, default=64, help="64 or 512")
+    make.add_argument(
+        "--variant",
+        default="spcfw-mdsim",
+        help="spcfw-mdsim (default: how the paper's data was made) or spcfw",
+    )
+    make.add_argument("--dataset", default="1k", help="1k, 10k or 90k (design.md's splits)")
+    make.add_argument(
+        "--frames", type=int, help="total frames for a small set (half train+val, half test)"
+    )
+    make.add_argument("--equilibrate", type=float, default=10.0, help="ps dropped first")
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--ranks", type=int, default=1)
+    make.add_argument("-o", "--output", help="dataset file (.h5)")
+    make.set_defaults(handler=cmd_data_make)
+    export = data_commands.add_parser("export", help="write a dataset for another code")
+    export.add_argument("file", help="lmp-bench dataset (.h5)")
+    export.add_argument("--format", choices=["extxyz", "deepmd"], required=True)
+    export.add_argument("--split", choices=["train", "val", "test"])
+    export.add_argument("-o", "--output", required=True)
+    export.set_defaults(handler=cmd_data_export)
+    imported = data_commands.add_parser("import-mdsim", help="read the paper's .npy data")
+    imported.add_argument("file", help="pickled-dict .npy (water or alanine, kcal/mol)")
+    imported.add_argument("-o", "--output", required=True, help="dataset file (.h5)")
+    imported.set_defaults(handler=cmd_data_import)
     return parser
 
 

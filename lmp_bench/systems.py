@@ -9,8 +9,8 @@ from pathlib import Path
 
 from lmp_bench.data.water import DEFAULT_VARIANT, check_variant, write_water_data
 from lmp_bench.observables.rdf import WATER_PAIRS
+from lmp_bench.units import KCAL_PER_MOL_IN_EV
 
-KCAL_PER_MOL_IN_EV = 0.0433641043  # 4184 J / (96485.33212 C/mol x 1 V)
 REFERENCE = "reference"  # --model value that selects a system's classical force field
 
 # SPC/Fw (published form 1/2 k (x - x0)^2), kcal/mol, A, rad, degrees

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmp_bench.observables.frames import Frames
-
-ANGSTROM2_PER_PS_IN_M2_PER_S = 1e-8  # 1 A^2/ps = 1e-20 m^2 / 1e-12 s
+from lmp_bench.units import ANGSTROM2_PER_PS_IN_M2_PER_S
 
 
 class Diffusivity:

@@ -33,11 +33,10 @@ def complete_frames(text: str) -> tuple[str, np.ndarray]:
     return "".join(lines[:keep]), np.asarray(steps)
 
 
-def read_lammps_dump(path: str | Path, species: list[str], timestep_ps: float) -> Frames:
-    """A LAMMPS custom dump with ``id type xu yu zu`` (sorted by id) as Frames.
+def read_dump_images(path: str | Path) -> tuple[list, np.ndarray]:
+    """ASE Atoms of every complete frame of a LAMMPS text dump, and their step numbers.
 
-    `species` names the element of each LAMMPS atom type (type 1 first); `timestep_ps` is
-    the deck's timestep. A dump cut short by a killed run yields its complete frames.
+    Extra dump columns (e.g. c_peatom) arrive as per-atom arrays of the Atoms.
     """
     from ase.io import read
 
@@ -47,10 +46,28 @@ def read_lammps_dump(path: str | Path, species: list[str], timestep_ps: float) -
     text, steps = complete_frames(path.read_text())
     if not len(steps):
         raise ValueError(f"{path} holds no complete frame")
-    images = read(io.StringIO(text), index=":", format="lammps-dump-text")
-    types = images[0].get_atomic_numbers()  # ASE stores LAMMPS types as atomic numbers
+    return read(io.StringIO(text), index=":", format="lammps-dump-text"), steps
+
+
+def type_names(images: list, species: list[str], path: Path) -> np.ndarray:
+    """Element of each atom from its LAMMPS type (ASE stores types as atomic numbers)."""
+    types = images[0].get_atomic_numbers()
     if types.max() > len(species):
         raise ValueError(f"{path} has atom types up to {types.max()} but only {species} named")
-    names = np.array([species[t - 1] for t in types])
+    return np.array([species[t - 1] for t in types])
+
+
+def read_lammps_dump(path: str | Path, species: list[str], timestep_ps: float) -> Frames:
+    """A LAMMPS custom dump with ``id type xu yu zu`` (sorted by id) as Frames.
+
+    `species` names the element of each LAMMPS atom type (type 1 first); `timestep_ps` is
+    the deck's timestep. A dump cut short by a killed run yields its complete frames.
+    """
+    images, steps = read_dump_images(path)
     positions = np.stack([image.positions for image in images])
-    return Frames(positions, names, images[0].cell.array.copy(), steps * timestep_ps)
+    return Frames(
+        positions,
+        type_names(images, species, Path(path)),
+        images[0].cell.array.copy(),
+        steps * timestep_ps,
+    )

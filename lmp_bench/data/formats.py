@@ -1,0 +1,114 @@
+"""Exporters of a FrameSet to other codes' layouts, and the reader of the paper's files.
+
+- extended XYZ (ASE): what nequip reads, energy/forces as per-frame/per-atom properties
+- deepmd npy: type.raw, type_map.raw, set.000/{coord,box,energy,force}.npy
+- the paper's (MDsim's) water/alanine .npy: a pickled dict in kcal/mol
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lmp_bench.data.frames_file import DataFileError, FrameSet
+from lmp_bench.units import KCAL_PER_MOL_IN_EV
+
+MDSIM_KEYS = (
+    "wrapped_coords",
+    "unwrapped_coords",
+    "forces",
+    "velocities",
+    "lengths",
+    "angles",
+    "raw_types",
+    "atom_types",
+    "energy",
+)
+
+
+def _indices(frames: FrameSet, split: str | None) -> np.ndarray:
+    if split is None:
+        return np.arange(len(frames))
+    if split not in frames.splits:
+        raise ValueError(f"no split {split!r} in this dataset (it has {sorted(frames.splits)})")
+    return frames.splits[split]
+
+
+def write_extxyz(frames: FrameSet, path: Path, split: str | None = None) -> Path:
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    images = []
+    for t in _indices(frames, split):
+        atoms = Atoms(
+            symbols=list(frames.species),
+            positions=frames.positions[t],
+            cell=frames.cell[t],
+            pbc=True,
+        )
+        atoms.calc = SinglePointCalculator(
+            atoms, energy=float(frames.energy[t]), forces=frames.forces[t]
+        )
+        images.append(atoms)
+    write(path, images, format="extxyz")
+    return path
+
+
+def write_deepmd(frames: FrameSet, folder: Path, split: str | None = None) -> Path:
+    """deepmd-kit's npy layout (coordinates A, energies eV, forces eV/A)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    type_map = list(dict.fromkeys(frames.species))
+    (folder / "type_map.raw").write_text("\n".join(type_map) + "\n")
+    (folder / "type.raw").write_text(
+        "\n".join(str(type_map.index(s)) for s in frames.species) + "\n"
+    )
+    chosen = _indices(frames, split)
+    sets = folder / "set.000"
+    sets.mkdir(exist_ok=True)
+    n = len(frames.species)
+    np.save(sets / "coord.npy", frames.positions[chosen].reshape(len(chosen), 3 * n))
+    np.save(sets / "force.npy", frames.forces[chosen].reshape(len(chosen), 3 * n))
+    np.save(sets / "energy.npy", frames.energy[chosen])
+    np.save(sets / "box.npy", frames.cell[chosen].reshape(len(chosen), 9))
+    return folder
+
+
+def read_mdsim_npy(path: str | Path, frame_interval_ps: float = 0.1) -> FrameSet:
+    """The paper's published water/alanine file: a pickled dict, energies kcal/mol and
+    forces kcal/mol/A, converted to eV and eV/A. Velocities are kept in the file's units."""
+    from ase.data import chemical_symbols
+    from ase.geometry import cellpar_to_cell
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path} does not exist")
+    try:
+        data = np.load(path, allow_pickle=True).item()
+    except (ValueError, OSError, AttributeError) as err:
+        raise DataFileError(f"{path} is not a pickled-dict .npy file ({err})") from err
+    missing = [key for key in MDSIM_KEYS if key not in data]
+    if missing:
+        raise DataFileError(f"{path} lacks the keys {missing} of the paper's data files")
+    lengths, angles = np.asarray(data["lengths"]), np.asarray(data["angles"])
+    cells = np.stack(
+        [
+            cellpar_to_cell(np.concatenate([a, b]))
+            for a, b in zip(np.atleast_2d(lengths), np.atleast_2d(angles), strict=True)
+        ]
+    )
+    frames = len(data["wrapped_coords"])
+    if len(cells) == 1:
+        cells = np.repeat(cells, frames, axis=0)
+    return FrameSet(
+        species=np.array([chemical_symbols[int(z)] for z in np.asarray(data["atom_types"])]),
+        cell=cells,
+        positions=np.asarray(data["wrapped_coords"], dtype=float),
+        unwrapped_positions=np.asarray(data["unwrapped_coords"], dtype=float),
+        velocities=np.asarray(data["velocities"], dtype=float),
+        forces=np.asarray(data["forces"], dtype=float) * KCAL_PER_MOL_IN_EV,
+        energy=np.asarray(data["energy"], dtype=float).reshape(frames) * KCAL_PER_MOL_IN_EV,
+        time=np.arange(frames) * frame_interval_ps,
+        attributes={"source": f"paper data file {path.name} (kcal/mol converted to eV)"},
+    )

@@ -1,0 +1,4 @@
+"""Unit conversions used across the package (LAMMPS metal units: eV, A, ps)."""
+
+KCAL_PER_MOL_IN_EV = 0.0433641043  # 4184 J / (96485.33212 C/mol x 1 V)
+ANGSTROM2_PER_PS_IN_M2_PER_S = 1e-8  # 1 A^2/ps = 1e-20 m^2 / 1e-12 s
