@@ -64,7 +64,7 @@ def score_replica(replica: Path, system: System, reference_rdf: RDF, reference_d
     stability = RDFStability(reference_rdf, system.rdf_threshold, system.window_ps)
     stability.compute(frames)
     stable = frames.head(max(stability.stable_frames, 1))
-    rdf_mae = RDF(system.rdf_pairs).compute(stable).mae(reference_rdf)
+    rdf_mae = stability.rdf.first(len(stable.times)).mae(reference_rdf)
     d = None  # only for runs stable for the whole diffusion time (design.md)
     if stability.stable_time_ps >= system.diffusion_time_ps:
         d = Diffusivity(system.diffusion_element, system.diffusion_time_ps).compute(stable)

@@ -110,3 +110,25 @@ def test_missing_and_corrupt_dataset_files(tmp_path):
     corrupt.write_bytes(pickle.dumps({"not": "hdf5"}))
     with pytest.raises(DataFileError, match="corrupt or truncated"):
         read_frames(corrupt)
+
+
+def test_observables_on_real_frames_equal_numpy(water_set):
+    """The RDF and MSD of real water frames against the NumPy formulas of
+    test_observables (independent implementations)."""
+    from test_observables import numpy_msd, numpy_rdf
+
+    from lmp_bench.observables import RDF, Diffusivity, Frames
+    from lmp_bench.observables.rdf import WATER_PAIRS
+
+    frames = Frames(
+        water_set.unwrapped_positions, water_set.species, water_set.cell[0], water_set.time
+    )
+    rdf = RDF(WATER_PAIRS).compute(frames)
+    for a, b in WATER_PAIRS:
+        expected = numpy_rdf(
+            frames.positions, frames.species, water_set.cell[0, 0, 0], a, b, rdf.bin_edges
+        )
+        assert np.abs(rdf.rdf[(a, b)] - expected).max() < 1e-6, (a, b)
+    oxygen = frames.positions[:, frames.species == "O"]
+    msd = Diffusivity("O", time_ps=1.0).compute(frames).msd
+    assert np.abs(msd - numpy_msd(oxygen)).max() < 1e-6

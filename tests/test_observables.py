@@ -49,6 +49,31 @@ def test_rdf_equals_numpy_per_pair():
         assert np.abs(rdf.rdf[(a, b)] - expected).max() < 1e-6, (a, b)
 
 
+def test_rdf_agrees_with_freud():
+    """A second library: freud's RDF (float32, so a few pairs may sit in a neighbouring bin)."""
+    import freud
+
+    frames = water_like(frames=5, seed=12)
+    ours = RDF((("O", "O"), ("H", "O"))).compute(frames).rdf
+    box = freud.box.Box.cube(L)
+    oxygen, hydrogen = frames.species == "O", frames.species == "H"
+    same = freud.density.RDF(500, 6.0, 1e-6)
+    cross = freud.density.RDF(500, 6.0, 1e-6)
+    for positions in frames.positions:
+        wrapped = box.wrap(positions)
+        same.compute((box, wrapped[oxygen]), reset=False)
+        cross.compute((box, wrapped[oxygen]), query_points=wrapped[hydrogen], reset=False)
+    for g_ours, g_freud in ((ours[("O", "O")], same.rdf), (ours[("H", "O")], cross.rdf)):
+        assert np.abs(g_ours - g_freud).mean() < 1e-3
+        assert np.abs(g_ours - g_freud).sum() / np.abs(g_ours).sum() < 1e-3
+
+
+def test_rdf_range_must_fit_the_cell():
+    frames = water_like(frames=2)
+    with pytest.raises(ValueError, match="exceeds half the cell"):
+        RDF(r_max=7.0).compute(frames)
+
+
 def test_ideal_gas_rdf_is_one():
     rng = np.random.default_rng(1)
     positions = rng.uniform(0, L, size=(40, 1000, 3))

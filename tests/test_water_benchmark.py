@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lmp_bench.evaluate import evaluate
@@ -164,3 +166,12 @@ def test_bad_input(tmp_path, args, message):
     result = lmp_bench("run", WATER, *args, "--length", "0.1", "--output", str(tmp_path))
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_reference_runs_over_two_ranks(tmp_path):
+    folder = run_folder("--model", "reference", "--length", "0.5", "--ranks", "2", output=tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["ranks"] == 2 and manifest["replicas"][0]["state"] == "completed"
+    log = (folder / "replica-0" / "log.lammps").read_text()
+    grid = re.search(r"(\d+) by (\d+) by (\d+) MPI processor grid", log)
+    assert grid and np.prod([int(g) for g in grid.groups()]) == 2

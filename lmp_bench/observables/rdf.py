@@ -9,28 +9,24 @@ from lmp_bench.observables.frames import Frames
 WATER_PAIRS = (("O", "O"), ("H", "H"), ("H", "O"))
 
 
-def frame_pair_distances(positions: np.ndarray, cell: np.ndarray, r_max: float):
-    """Ordered pairs (i, j), i != j, closer than r_max under minimum image, and their
-    distances in float64.
+def pair_distances(positions: np.ndarray, cell: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]):
+    """Minimum-image distances (float64) of the atom pairs (i, j), any cell.
 
-    freud finds the candidate pairs (periodic, triclinic); the distances are recomputed
-    here in float64 from fractional coordinates, because freud works in float32 and a
-    pair that lands in the neighbouring bin would change g(r) by a whole count.
+    Exact for distances below half the cell's shortest plane spacing, which RDF enforces.
+    (freud's neighbour queries were tried first: they work in float32, which moves pairs
+    across bin edges, and cost ~5x more per frame at these sizes.)
     """
-    import freud
-
-    box = freud.box.Box.from_matrix(cell.T)
-    wrapped = box.wrap(positions).astype(np.float32)
-    query = freud.locality.AABBQuery(box, wrapped).query(
-        wrapped, {"r_max": r_max * 1.001 + 1e-3, "exclude_ii": True}
-    )
-    neighbors = query.toNeighborList()
-    i, j = np.asarray(neighbors.query_point_indices), np.asarray(neighbors.point_indices)
-    fractional = np.linalg.solve(cell.T, (positions[j] - positions[i]).T).T
+    i, j = pairs
+    fractional = (positions[j] - positions[i]) @ np.linalg.inv(cell)
     fractional -= np.round(fractional)
-    distances = np.linalg.norm(fractional @ cell, axis=1)
-    keep = distances < r_max
-    return i[keep], j[keep], distances[keep]
+    return np.linalg.norm(fractional @ cell, axis=1)
+
+
+def max_rdf_range(cell: np.ndarray) -> float:
+    """Half the shortest distance between opposite cell faces, A."""
+    volume = abs(np.linalg.det(cell))
+    faces = [np.linalg.norm(np.cross(cell[a], cell[b])) for a, b in ((1, 2), (2, 0), (0, 1))]
+    return 0.5 * volume / max(faces)
 
 
 class RDF:
@@ -62,30 +58,57 @@ class RDF:
         edges = self.bin_edges
         return 0.5 * (edges[1:] + edges[:-1])
 
-    def frame(self, positions: np.ndarray, cell: np.ndarray, species: np.ndarray):
-        """g(r) of one frame, per pair."""
+    def frame(
+        self,
+        positions: np.ndarray,
+        cell: np.ndarray,
+        species: np.ndarray,
+        pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> dict:
+        """g(r) of one frame, per pair; `pairs` (np.triu_indices of N) can be passed in
+        when many frames share the atom count."""
+        species = np.asarray(species)
+        pairs = np.triu_indices(len(species), 1) if pairs is None else pairs
+        if self.r_max > max_rdf_range(cell) + 1e-12:
+            raise ValueError(
+                f"r_max {self.r_max} A exceeds half the cell ({max_rdf_range(cell):.3f}"
+                " A): minimum-image distances would be wrong"
+            )
         edges = self.bin_edges
         volume = abs(np.linalg.det(cell))
         shells = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-        i, j, r = frame_pair_distances(positions, cell, self.r_max)
+        r = pair_distances(positions, cell, pairs)
+        first, second = species[pairs[0]], species[pairs[1]]
         result = {}
         for a, b in self.pairs:
-            first, second = species == a, species == b
-            if not first.any() or not second.any():
+            n_a, n_b = (species == a).sum(), (species == b).sum()
+            if not n_a or not n_b:
                 raise ValueError(f"no {a}-{b} pairs: the frame has species {sorted(set(species))}")
-            # ordered pairs centre a, neighbour b: N_a N_b of them in the normalisation
-            counts, _ = np.histogram(r[first[i] & second[j]], edges)
-            result[(a, b)] = counts / (first.sum() * second.sum() / volume * shells)
+            # ordered pairs (centre a, neighbour b): N_a N_b in the normalisation; each
+            # unordered a-a pair is two ordered ones
+            if a == b:
+                counts = 2 * np.histogram(r[(first == a) & (second == a)], edges)[0]
+            else:
+                chosen = ((first == a) & (second == b)) | ((first == b) & (second == a))
+                counts = np.histogram(r[chosen], edges)[0]
+            result[(a, b)] = counts / (n_a * n_b / volume * shells)
         return result
 
     def compute(self, frames: Frames) -> RDF:
         """One g(r) per frame and pair (kept for sliding windows); results average them."""
+        pairs = np.triu_indices(len(frames.species), 1)
         rows = {pair: np.empty((len(frames.times), self.bins)) for pair in self.pairs}
         for t, positions in enumerate(frames.positions):
-            for pair, g in self.frame(positions, frames.cell, frames.species).items():
+            for pair, g in self.frame(positions, frames.cell, frames.species, pairs).items():
                 rows[pair][t] = g
         self._per_frame = rows
         return self
+
+    def first(self, count: int) -> RDF:
+        """The same RDF restricted to the first `count` frames (a run's stable part)."""
+        part = RDF(self.pairs, self.r_max, self.bins, self.r_min)
+        part._per_frame = {pair: rows[:count] for pair, rows in self._per_frame.items()}
+        return part
 
     @property
     def per_frame(self) -> dict[tuple[str, str], np.ndarray]:

@@ -32,8 +32,13 @@ class RDFStability:
             means = (summed[window:] - summed[:-window]) / window
             for start in range(starts):
                 errors[start, column] = rdf_error(means[start], reference[pair], rdf.r_max)
-        self._errors, self._times = errors, frames.times
+        self._errors, self._times, self._rdf = errors, frames.times, rdf
         return self
+
+    @property
+    def rdf(self) -> RDF:
+        """The per-frame g(r) of the scanned run (reuse it for the stable part's RDF)."""
+        return self._rdf
 
     @property
     def window_errors(self) -> np.ndarray:
