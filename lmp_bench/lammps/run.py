@@ -20,13 +20,13 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lmp_bench.lammps.runtime import mpiexec_path, threads_per_rank
-from lmp_bench.lammps.snapshot import LammpsRunError, _error_lines
+from lmp_bench.lammps.snapshot import LammpsRunError, error_lines
 
 
 @dataclass
@@ -58,7 +58,6 @@ class ReplicaStatus:
     wall_seconds: float
     steps_per_second: float  # MD steps per wall-clock second, setup excluded
     reason: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def sha256_of(path: Path) -> str:
@@ -90,7 +89,7 @@ def run_replica(job: ReplicaJob, folder: Path, ranks: int = 1) -> ReplicaStatus:
     if result.returncode != 0 or not status_path.exists():
         log = (folder / "log.lammps").read_text() if (folder / "log.lammps").exists() else ""
         raise LammpsRunError(
-            _error_lines(log, (folder / "output.txt").read_text())
+            error_lines(log, (folder / "output.txt").read_text())
             + f"\n(see {folder / 'log.lammps'})"
         )
     return ReplicaStatus(**json.loads(status_path.read_text()))

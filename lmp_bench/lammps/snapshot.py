@@ -82,14 +82,14 @@ def run_snapshot(
         )
         log = log_path.read_text() if log_path.exists() else ""
         if result.returncode != 0 or not out_path.exists():
-            raise LammpsRunError(_error_lines(log, result.stdout + result.stderr))
+            raise LammpsRunError(error_lines(log, result.stdout + result.stderr))
         data = np.load(out_path)
         terms = {key[5:]: data[key] for key in data.files if key.startswith("term_")}
         fields = {key: data[key] for key in data.files if not key.startswith("term_")}
         return Snapshot(**fields, log=log, terms=terms)
 
 
-def _error_lines(log: str, output: str) -> str:
+def error_lines(log: str, output: str) -> str:
     """LAMMPS's ERROR lines (or the tail of the output) for an exception message."""
     errors = [line for line in (log + "\n" + output).splitlines() if "ERROR" in line]
     return "\n".join(dict.fromkeys(errors)) or "\n".join(output.splitlines()[-20:])
