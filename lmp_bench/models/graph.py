@@ -41,7 +41,7 @@ def evaluate(
     v = atom_virial.sum(0).detach().double().numpy()
     virial = np.array([[v[0], v[3], v[4]], [v[3], v[1], v[5]], [v[4], v[5], v[2]]])
     return {
-        "energy": float(atom_energy.sum()),
+        "energy": float(atom_energy.detach().sum()),
         "atom_energy": atom_energy.detach().double().numpy(),
         "forces": forces.detach().double().numpy(),
         "virial": virial,
