@@ -175,3 +175,18 @@ def test_reference_runs_over_two_ranks(tmp_path):
     log = (folder / "replica-0" / "log.lammps").read_text()
     grid = re.search(r"(\d+) by (\d+) by (\d+) MPI processor grid", log)
     assert grid and np.prod([int(g) for g in grid.groups()]) == 2
+
+
+def test_trajectory_opens_in_ovito_and_ase_alike(reference):
+    """OVITO's and ASE's LAMMPS-dump readers see the same frames."""
+    from ovito.io import import_file
+
+    dump = reference / "replica-0" / "trajectory.lammpstrj"
+    frames = read_lammps_dump(dump, ["O", "H"], 0.001)
+    pipeline = import_file(str(dump))
+    assert pipeline.source.num_frames == len(frames.times) == 31
+    for frame in (0, 30):
+        data = pipeline.compute(frame)
+        assert data.attributes["Timestep"] == frame * 100
+        assert np.abs(np.asarray(data.particles.positions) - frames.positions[frame]).max() < 1e-5
+        assert np.allclose(np.asarray(data.cell)[:, :3], frames.cell)
