@@ -28,6 +28,20 @@ def resolve_model(args: argparse.Namespace):
     return Model(path, tuple(read_metadata(path)["species"].split()))
 
 
+def test_frame_starts(dataset: str, replicas: int, seed: int) -> dict:
+    """{replica: (frame index, positions)} from distinct random frames of the test split."""
+    import numpy as np
+
+    from lmp_bench.data.frames_file import read_frames
+
+    frames = read_frames(dataset)
+    test = frames.splits.get("test", np.arange(len(frames)))
+    if len(test) < replicas:
+        raise ValueError(f"{dataset} has {len(test)} test frames for {replicas} replicas")
+    chosen = np.random.default_rng(seed).choice(test, replicas, replace=False)
+    return {k: (int(i), frames.unwrapped_positions[i]) for k, i in enumerate(chosen)}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import torch
 
@@ -46,7 +60,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = (Path(args.output) / f"{system.name}-{model.label}-{stamp}").resolve()
     folder.mkdir(parents=True)
-    variables = system.prepare(folder, model, args.molecules, args.seed)
+    starts = test_frame_starts(args.start_from, args.replicas, args.seed) if args.start_from else {}
+    if starts:  # one start structure per replica: distinct test frames of a dataset
+        replica_variables = []
+        for k, (_, positions) in sorted(starts.items()):
+            (folder / f"start-{k}").mkdir()
+            replica_variables.append(
+                system.prepare(folder / f"start-{k}", model, args.molecules, args.seed, positions)
+            )
+    else:  # every replica from the same built box, with its own velocity seed
+        replica_variables = [system.prepare(folder, model, args.molecules, args.seed)]
+        replica_variables *= args.replicas
     watchdog = None
     if args.reference and system.rdf_pairs:
         save_rdf(reference_observables(Path(args.reference))[1], folder / "reference_rdf.npz")
@@ -77,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "device": args.device,
         "reference": args.reference,
         "seeds": [args.seed + k for k in range(args.replicas)],
+        "start_from": args.start_from,
+        "start_frames": {str(k): index for k, (index, _) in starts.items()} or None,
         "versions": {
             "lammps": lammps_version(),
             "torch": torch.__version__,
@@ -93,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for k, seed in enumerate(manifest["seeds"]):
         job = ReplicaJob(
             str(deck),
-            {**variables, "seed": str(seed)},
+            {**replica_variables[k], "seed": str(seed)},
             steps,
             system.dump_every,
             system.timestep_ps,
@@ -195,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a reference run folder: enables the stability "
         "watchdog (stop at the first unstable window)",
     )
+    run.add_argument("--start-from", help="dataset (.h5): replicas start from random test frames")
     run.add_argument("--ranks", type=int, default=1, help="MPI ranks (domain decomposition)")
     run.add_argument("--seed", type=int, default=4928, help="velocity seed of replica 1")
     run.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

@@ -7,7 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmp_bench.data.water import DEFAULT_VARIANT, check_variant, write_water_data
+import numpy as np
+
+from lmp_bench.data.water import (
+    DEFAULT_VARIANT,
+    box_length,
+    check_variant,
+    write_water_data,
+    write_water_frame,
+)
 from lmp_bench.observables.rdf import WATER_PAIRS
 from lmp_bench.units import KCAL_PER_MOL_IN_EV
 
@@ -49,8 +57,9 @@ def mlff_lines(model: Model, type_species: tuple[str, ...]) -> str:
     return f"pair_style mlff {model.file}\npair_coeff * * {' '.join(type_species)}\n"
 
 
-def classical_water_lines(variant: str) -> str:
-    """SPC/Fw in metal units (constants converted from kcal/mol), then a minimisation."""
+def classical_water_lines(variant: str, minimize: bool = True) -> str:
+    """SPC/Fw in metal units (constants converted from kcal/mol), and a minimisation for a
+    freshly built box (a dataset frame is already a liquid and starts as it is)."""
     f, kcal = HARMONIC_FACTOR[check_variant(variant)], KCAL_PER_MOL_IN_EV
     c = SPCFW
     return (
@@ -64,29 +73,38 @@ def classical_water_lines(variant: str) -> str:
         f"bond_coeff 1 {f * c['k_bond'] * kcal:.12g} {c['r0']}\n"
         "angle_style harmonic\n"
         f"angle_coeff 1 {f * c['k_angle'] * kcal:.12g} {c['theta0']}\n"
-        "minimize 1.0e-6 1.0e-8 200 2000\n"
-        "reset_timestep 0\n"
+        + ("minimize 1.0e-6 1.0e-8 200 2000\nreset_timestep 0\n" if minimize else "")
     )
 
 
-def prepare_water(folder: Path, model: Model, molecules: int, seed: int) -> dict[str, str]:
-    """Start structure and model lines for inputs/water.in, written into `folder`."""
+def prepare_water(
+    folder: Path, model: Model, molecules: int, seed: int, start: np.ndarray | None = None
+) -> dict[str, str]:
+    """Start structure and model lines for inputs/water.in, written into `folder`.
+
+    `start`: positions (3 molecules, 3) of a dataset frame to start from (O, H, H order,
+    12.4429 A box for 64 molecules); else a freshly built box.
+    """
     classical = model.file is None
-    data = write_water_data(
-        folder / "start.data", molecules, seed, atom_style="full" if classical else "atomic"
-    )
+    style = "full" if classical else "atomic"
+    if start is None:
+        data = write_water_data(folder / "start.data", molecules, seed, atom_style=style)
+    else:
+        data = write_water_frame(
+            folder / "start.data", start, box_length(len(start) // 3), style, "a dataset frame"
+        )
     setup = folder / "model_setup.in"
     setup.write_text(
-        classical_water_lines(model.variant) if classical else mlff_lines(model, ("O", "H"))
+        classical_water_lines(model.variant, start is None)
+        if classical
+        else mlff_lines(model, ("O", "H"))
     )
-    return {
-        "data_file": str(data),
-        "atom_style": "full" if classical else "atomic",
-        "model_setup": str(setup),
-    }
+    return {"data_file": str(data), "atom_style": style, "model_setup": str(setup)}
 
 
-def prepare_argon(folder: Path, model: Model, molecules: int, seed: int) -> dict[str, str]:
+def prepare_argon(
+    folder: Path, model: Model, molecules: int, seed: int, start: np.ndarray | None = None
+) -> dict[str, str]:
     if model.file is None:
         raise ValueError("the argon deck has no classical reference model: give --model lj")
     return {"model_file": str(model.file), "species": " ".join(model.species)}
@@ -99,7 +117,7 @@ class System:
     dump_every: int  # steps between frames
     type_species: tuple[str, ...]
     default_length_ps: float
-    prepare: Callable[[Path, Model, int, int], dict[str, str]]
+    prepare: Callable[..., dict[str, str]]  # (folder, model, molecules, seed, start=None)
     rdf_pairs: tuple[tuple[str, str], ...] = ()
     rdf_threshold: float = float("inf")  # stability: RDF error above this is unstable
     window_ps: float = 1.0

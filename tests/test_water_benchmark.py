@@ -190,3 +190,32 @@ def test_trajectory_opens_in_ovito_and_ase_alike(reference):
         assert data.attributes["Timestep"] == frame * 100
         assert np.abs(np.asarray(data.particles.positions) - frames.positions[frame]).max() < 1e-5
         assert np.allclose(np.asarray(data.cell)[:, :3], frames.cell)
+
+
+def test_replicas_start_from_distinct_test_frames(tmp_path):
+    from lmp_bench.data.frames_file import read_frames
+    from lmp_bench.data.make_water import make_water_dataset
+
+    make_water_dataset(tmp_path / "set.h5", tmp_path / "runs", frames=12, equilibrate_ps=0.5)
+    dataset = read_frames(tmp_path / "set.h5")
+    folder = run_folder(
+        "--model",
+        "reference",
+        "--steps",
+        "100",
+        "--replicas",
+        "2",
+        "--start-from",
+        str(tmp_path / "set.h5"),
+        output=tmp_path / "out",
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    chosen = [manifest["start_frames"][k] for k in ("0", "1")]
+    assert chosen[0] != chosen[1] and set(chosen) <= set(dataset.splits["test"].tolist())
+    for k, index in enumerate(chosen):
+        first = read_lammps_dump(
+            folder / f"replica-{k}" / "trajectory.lammpstrj", ["O", "H"], 0.001
+        )
+        shift = first.positions[0] - dataset.unwrapped_positions[index]
+        shift -= 12.4429 * np.round(shift / 12.4429)
+        assert np.abs(shift).max() < 1e-4  # frame 0 of the run is the test frame

@@ -69,14 +69,24 @@ def build_water(molecules: int, seed: int = 0) -> tuple[np.ndarray, float]:
 
 
 def write_water_data(path: Path, molecules: int, seed: int = 0, atom_style: str = "full") -> Path:
-    """A LAMMPS data file, type 1 = O, type 2 = H (charges in e).
+    """A LAMMPS data file of a freshly built box (see write_water_frame)."""
+    positions, length = build_water(molecules, seed)
+    return write_water_frame(
+        path, positions, length, atom_style, f"built by lmp-bench (seed {seed})"
+    )
 
-    ``full`` (charges, bonds, angles) for the classical model; ``atomic`` (positions only,
-    no topology that a dissociating molecule could break) for ML models.
+
+def write_water_frame(
+    path: Path, positions: np.ndarray, length: float, atom_style: str = "full", origin: str = ""
+) -> Path:
+    """A LAMMPS data file of O, H, H-ordered molecules in a cubic box; type 1 = O, 2 = H.
+
+    ``full`` (charges in e, bonds, angles) for the classical model; ``atomic`` (positions
+    only, no topology that a dissociating molecule could break) for ML models.
     """
     if atom_style not in ("full", "atomic"):
         raise ValueError(f"atom_style must be 'full' or 'atomic', not {atom_style!r}")
-    positions, length = build_water(molecules, seed)
+    molecules = len(positions) // 3
     full = atom_style == "full"
     counts = [f"{3 * molecules} atoms"]
     types = ["2 atom types"]
@@ -84,7 +94,7 @@ def write_water_data(path: Path, molecules: int, seed: int = 0, atom_style: str 
         counts += [f"{2 * molecules} bonds", f"{molecules} angles"]
         types += ["1 bond types", "1 angle types"]
     lines = [
-        f"flexible SPC water, {molecules} molecules, built by lmp-bench (seed {seed})",
+        f"flexible SPC water, {molecules} molecules, {origin}",
         "",
         *counts,
         "",
