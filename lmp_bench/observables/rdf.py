@@ -9,7 +9,9 @@ from lmp_bench.observables.frames import Frames
 WATER_PAIRS = (("O", "O"), ("H", "H"), ("H", "O"))
 
 
-def pair_distances(positions: np.ndarray, cell: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]):
+def pair_distances(
+    positions: np.ndarray, cell: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
     """Minimum-image distances (float64) of the atom pairs (i, j), any cell.
 
     Exact for distances below half the cell's shortest plane spacing, which RDF enforces.
@@ -17,9 +19,16 @@ def pair_distances(positions: np.ndarray, cell: np.ndarray, pairs: tuple[np.ndar
     across bin edges, and cost ~5x more per frame at these sizes.)
     """
     i, j = pairs
-    fractional = (positions[j] - positions[i]) @ np.linalg.inv(cell)
-    fractional -= np.round(fractional)
-    return np.linalg.norm(fractional @ cell, axis=1)
+    if np.count_nonzero(cell - np.diag(np.diag(cell))) == 0:  # orthogonal: per axis
+        lengths = np.diag(cell)
+        delta = positions[j] - positions[i]
+        delta -= lengths * np.round(delta / lengths)
+    else:
+        fractional = positions @ np.linalg.inv(cell)
+        delta = fractional[j] - fractional[i]
+        delta -= np.round(delta)
+        delta = delta @ cell
+    return np.sqrt(np.einsum("ij,ij->i", delta, delta))
 
 
 def max_rdf_range(cell: np.ndarray) -> float:
@@ -27,6 +36,45 @@ def max_rdf_range(cell: np.ndarray) -> float:
     volume = abs(np.linalg.det(cell))
     faces = [np.linalg.norm(np.cross(cell[a], cell[b])) for a, b in ((1, 2), (2, 0), (0, 1))]
     return 0.5 * volume / max(faces)
+
+
+def bin_index(r: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each distance for uniform `edges` (as np.histogram assigns it; values outside
+    go to the overflow index len(edges) - 1)."""
+    bins = len(edges) - 1
+    index = np.floor((r - edges[0]) / (edges[1] - edges[0])).astype(np.int64)
+    index = np.clip(index, -1, bins)
+    inside = (index >= 0) & (index < bins)
+    # floating-point guard: the same edge comparisons np.histogram makes
+    low = inside & (r < edges[np.clip(index, 0, bins)])
+    index[low] -= 1
+    high = (index >= 0) & (index < bins) & (r >= edges[np.clip(index + 1, 0, bins)])
+    index[high & (index < bins - 1)] += 1
+    index[(index < 0) | (r > edges[-1])] = bins
+    return index
+
+
+class PairTable:
+    """Unordered atom pairs i < j and, per element pair (a, b), which of them count.
+
+    g(r) counts ordered pairs (centre a, neighbour b) and normalises by N_a N_b: an
+    unordered a-a pair is two ordered ones (factor 2); an a-b pair is one.
+    """
+
+    def __init__(self, species: np.ndarray, element_pairs: tuple[tuple[str, str], ...]):
+        self.atoms = np.triu_indices(len(species), 1)
+        first, second = species[self.atoms[0]], species[self.atoms[1]]
+        self.rows = []
+        for a, b in element_pairs:
+            n_a, n_b = (species == a).sum(), (species == b).sum()
+            if not n_a or not n_b:
+                raise ValueError(f"no {a}-{b} pairs: the frame has species {sorted(set(species))}")
+            if a == b:
+                mask, factor = (first == a) & (second == a), 2.0
+            else:
+                mask = ((first == a) & (second == b)) | ((first == b) & (second == a))
+                factor = 1.0
+            self.rows.append(((a, b), mask, factor, float(n_a * n_b)))
 
 
 class RDF:
@@ -58,48 +106,41 @@ class RDF:
         edges = self.bin_edges
         return 0.5 * (edges[1:] + edges[:-1])
 
+    def pair_table(self, species: np.ndarray) -> PairTable:
+        """Which atom pairs feed which g(r); reusable for every frame of one system."""
+        return PairTable(np.asarray(species), self.pairs)
+
     def frame(
         self,
         positions: np.ndarray,
         cell: np.ndarray,
         species: np.ndarray,
-        pairs: tuple[np.ndarray, np.ndarray] | None = None,
+        table: PairTable | None = None,
     ) -> dict:
-        """g(r) of one frame, per pair; `pairs` (np.triu_indices of N) can be passed in
-        when many frames share the atom count."""
-        species = np.asarray(species)
-        pairs = np.triu_indices(len(species), 1) if pairs is None else pairs
+        """g(r) of one frame, per pair (pass `table` when many frames share the species)."""
+        table = self.pair_table(species) if table is None else table
         if self.r_max > max_rdf_range(cell) + 1e-12:
             raise ValueError(
                 f"r_max {self.r_max} A exceeds half the cell ({max_rdf_range(cell):.3f}"
                 " A): minimum-image distances would be wrong"
             )
         edges = self.bin_edges
-        volume = abs(np.linalg.det(cell))
         shells = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-        r = pair_distances(positions, cell, pairs)
-        first, second = species[pairs[0]], species[pairs[1]]
-        result = {}
-        for a, b in self.pairs:
-            n_a, n_b = (species == a).sum(), (species == b).sum()
-            if not n_a or not n_b:
-                raise ValueError(f"no {a}-{b} pairs: the frame has species {sorted(set(species))}")
-            # ordered pairs (centre a, neighbour b): N_a N_b in the normalisation; each
-            # unordered a-a pair is two ordered ones
-            if a == b:
-                counts = 2 * np.histogram(r[(first == a) & (second == a)], edges)[0]
-            else:
-                chosen = ((first == a) & (second == b)) | ((first == b) & (second == a))
-                counts = np.histogram(r[chosen], edges)[0]
-            result[(a, b)] = counts / (n_a * n_b / volume * shells)
-        return result
+        index = bin_index(pair_distances(positions, cell, table.atoms), edges)
+        density = 1.0 / abs(np.linalg.det(cell))
+        return {
+            pair: factor
+            * np.bincount(index[mask], minlength=self.bins + 1)[: self.bins]
+            / (n_pairs * density * shells)
+            for pair, mask, factor, n_pairs in table.rows
+        }
 
     def compute(self, frames: Frames) -> RDF:
         """One g(r) per frame and pair (kept for sliding windows); results average them."""
-        pairs = np.triu_indices(len(frames.species), 1)
+        table = self.pair_table(frames.species)
         rows = {pair: np.empty((len(frames.times), self.bins)) for pair in self.pairs}
         for t, positions in enumerate(frames.positions):
-            for pair, g in self.frame(positions, frames.cell, frames.species, pairs).items():
+            for pair, g in self.frame(positions, frames.cell, frames.species, table).items():
                 rows[pair][t] = g
         self._per_frame = rows
         return self

@@ -29,7 +29,7 @@ class Watchdog:
         self.threshold, self.window_frames = threshold, window_frames
         self._window: deque = deque(maxlen=window_frames)
         self._reference_rdf = reference.rdf
-        self._pairs = np.triu_indices(len(self.species), 1)
+        self._table = reference.pair_table(self.species)
         self.frames_seen = 0
 
     def add_frame(self, positions: np.ndarray) -> str | None:
@@ -37,7 +37,7 @@ class Watchdog:
         self.frames_seen += 1
         if not np.isfinite(positions).all():
             return "non-finite positions"
-        self._window.append(self.reference.frame(positions, self.cell, self.species, self._pairs))
+        self._window.append(self.reference.frame(positions, self.cell, self.species, self._table))
         if len(self._window) < self.window_frames:
             return None
         for pair, g_reference in self._reference_rdf.items():
