@@ -148,6 +148,15 @@ def _worker(job_path: str) -> None:
     lmp = start_lammps(args, comm=comm)
     lmp.file(job["deck"])
     watchdog = _make_watchdog(job["watchdog"], lmp) if job["watchdog"] else None
+
+    def unstable() -> str | None:
+        """The watchdog's verdict on the current frame, the same on every rank."""
+        if watchdog is None:
+            return None
+        positions = np.asarray(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
+        return comm.bcast(watchdog.add_frame(positions) if comm.rank == 0 else None)
+
+    unstable()  # frame 0 opens the first window, as in the dump
     state, reason, done = "completed", "", 0
     started = time.perf_counter()
     while done < job["steps"]:
@@ -158,11 +167,7 @@ def _worker(job_path: str) -> None:
             state, reason = "failed", str(err).strip()
             break
         done += steps
-        verdict = None
-        if watchdog is not None:
-            positions = np.asarray(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
-            verdict = watchdog.add_frame(positions) if comm.rank == 0 else None
-            verdict = comm.bcast(verdict)
+        verdict = unstable()
         if comm.rank == 0:
             rate = done / max(time.perf_counter() - started, 1e-9)
             _progress(job["label"], done, job["steps"], job["timestep_ps"], rate)
