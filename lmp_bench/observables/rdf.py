@@ -106,6 +106,14 @@ class RDF:
         edges = self.bin_edges
         return 0.5 * (edges[1:] + edges[:-1])
 
+    def check_range(self, cell: np.ndarray) -> None:
+        """r_max must fit the minimum-image convention of `cell`."""
+        if self.r_max > max_rdf_range(cell) + 1e-12:
+            raise ValueError(
+                f"r_max {self.r_max} A exceeds half the cell ({max_rdf_range(cell):.3f}"
+                " A): minimum-image distances would be wrong"
+            )
+
     def pair_table(self, species: np.ndarray) -> PairTable:
         """Which atom pairs feed which g(r); reusable for every frame of one system."""
         return PairTable(np.asarray(species), self.pairs)
@@ -118,12 +126,9 @@ class RDF:
         table: PairTable | None = None,
     ) -> dict:
         """g(r) of one frame, per pair (pass `table` when many frames share the species)."""
-        table = self.pair_table(species) if table is None else table
-        if self.r_max > max_rdf_range(cell) + 1e-12:
-            raise ValueError(
-                f"r_max {self.r_max} A exceeds half the cell ({max_rdf_range(cell):.3f}"
-                " A): minimum-image distances would be wrong"
-            )
+        if table is None:  # callers with a table checked the cell once already
+            self.check_range(cell)
+            table = self.pair_table(species)
         edges = self.bin_edges
         shells = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
         index = bin_index(pair_distances(positions, cell, table.atoms), edges)
@@ -137,6 +142,7 @@ class RDF:
 
     def compute(self, frames: Frames) -> RDF:
         """One g(r) per frame and pair (kept for sliding windows); results average them."""
+        self.check_range(frames.cell)
         table = self.pair_table(frames.species)
         rows = {pair: np.empty((len(frames.times), self.bins)) for pair in self.pairs}
         for t, positions in enumerate(frames.positions):
