@@ -24,6 +24,25 @@ def lmp_bench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
     )
 
 
+def run_argon(output: Path, model: Path, steps: int, ranks: int = 1):
+    """`lmp-bench run inputs/argon.in` into `output`; (its result folder, the process)."""
+    result = lmp_bench(
+        "run",
+        str(ROOT / "inputs" / "argon.in"),
+        "--model",
+        str(model),
+        "--steps",
+        str(steps),
+        "--ranks",
+        str(ranks),
+        "--output",
+        str(output),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = output.iterdir()
+    return folder, result
+
+
 def test_doctor_passes_on_a_working_install():
     result = lmp_bench("doctor")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -34,20 +53,7 @@ def test_doctor_passes_on_a_working_install():
 
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_run_argon_deck(tmp_path, lj_files, ranks):
-    result = lmp_bench(
-        "run",
-        str(ROOT / "inputs" / "argon.in"),
-        "--model",
-        str(lj_files["plain.pt2"]),
-        "--steps",
-        "200",
-        "--ranks",
-        str(ranks),
-        "--output",
-        str(tmp_path),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    (folder,) = tmp_path.iterdir()
+    folder, result = run_argon(tmp_path, lj_files["plain.pt2"], steps=200, ranks=ranks)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["steps"] == 200 and manifest["ranks"] == ranks
     (replica,) = manifest["replicas"]
@@ -87,18 +93,7 @@ def test_run_trajectory_reads_back_as_frames(tmp_path, lj_files):
     a dump cut mid-frame (a killed run) still yields its complete frames."""
     from lmp_bench.observables import RDF, read_lammps_dump
 
-    result = lmp_bench(
-        "run",
-        str(ROOT / "inputs" / "argon.in"),
-        "--model",
-        str(lj_files["plain.pt2"]),
-        "--steps",
-        "300",
-        "--output",
-        str(tmp_path),
-    )
-    assert result.returncode == 0, result.stderr
-    (folder,) = tmp_path.iterdir()
+    folder, _ = run_argon(tmp_path, lj_files["plain.pt2"], steps=300)
     dump = folder / "replica-0" / "trajectory.lammpstrj"
     frames = read_lammps_dump(dump, ["Ar"], timestep_ps=0.004)
     assert frames.positions.shape == (4, 864, 3)
