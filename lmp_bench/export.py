@@ -23,7 +23,7 @@ import torch
 from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
 from lmp_bench.models.interface import validate_model
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION = "2"
 TORCHSCRIPT_METADATA_FILE = "lmp_bench_metadata.txt"
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -83,8 +83,10 @@ def example_inputs(
     species = torch.randint(0, n_species, (n_atoms,), generator=generator)
     src = torch.randint(0, n_atoms, (n_edges,), generator=generator)
     dst = (src + torch.randint(1, n_atoms, (n_edges,), generator=generator)) % n_atoms
+    shift = torch.rand(n_edges, 3, generator=generator, dtype=dtype)
     nlocal = torch.tensor(n_atoms - 2)
-    return tuple(t.to(device) for t in (positions, species, torch.stack([src, dst]), nlocal))
+    edges = torch.stack([src, dst])
+    return tuple(t.to(device) for t in (positions, species, edges, shift, nlocal))
 
 
 def _export_aoti(
@@ -104,7 +106,7 @@ def _export_aoti(
             traced = make_fx(graph, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*inputs)
         atoms, edges = Dim("atoms", min=1), Dim("edges", min=0)
         program = torch.export.export(
-            traced, inputs, dynamic_shapes=({0: atoms}, {0: atoms}, {1: edges}, None)
+            traced, inputs, dynamic_shapes=({0: atoms}, {0: atoms}, {1: edges}, {0: edges}, None)
         )
     except Exception as err:  # torch raises many exception types while tracing
         raise ExportError(

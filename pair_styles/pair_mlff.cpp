@@ -23,7 +23,7 @@ using namespace LAMMPS_NS;
 
 namespace {
 
-constexpr const char *kContractVersion = "1";
+constexpr const char *kContractVersion = "2";
 
 // The comm->cutghostuser value an mlff pair style last chose (tells it from a user's own
 // comm_modify cutoff, also after the input switches to another model).
@@ -124,9 +124,15 @@ void PairMLFF::load_model(const std::string &path, const std::string &device)
   if (!conservative && comm->me == 0)
     error->warning(FLERR, "Model {} predicts forces directly: it has no virial, so its "
                           "contribution to pressure and stress/atom is zero (no NPT)", path);
-  // Direct-force models have no energy derivative, hence no virial: pressure is not available.
-  no_virial_fdotr_compute = conservative ? 0 : 1;
-  ghostneigh = message_passing_layers > 1 ? 1 : 0;
+  // One rank owns the whole periodic box: the graph is built on owned atoms only, each ghost
+  // neighbour replaced by its owner plus an image shift, so any number of message-passing
+  // layers is exact without ghosts beyond one cutoff. Several ranks: ghosts out to layers x
+  // cutoff carry the graph (see README.md).
+  owner_graph = comm->nprocs == 1;
+  ghostneigh = (!owner_graph && message_passing_layers > 1) ? 1 : 0;
+  // Owner graph: ghost atoms get no forces, so the virial comes from the model's per-atom
+  // virials, not from LAMMPS's sum of r.f. Direct-force models have no virial at all.
+  no_virial_fdotr_compute = (conservative && !owner_graph) ? 0 : 1;
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair mlff: {} on {} ({}, {} forces, cutoff {} A, {} message-passing layer(s), "
@@ -172,8 +178,12 @@ void PairMLFF::init_style()
                       "back to their owners by LAMMPS)");
   if (!model) error->all(FLERR, "Pair style mlff has no model: check the pair_style line");
   int flags = NeighConst::REQ_FULL;
-  if (message_passing_layers > 1) flags |= NeighConst::REQ_GHOST;
+  if (ghostneigh) flags |= NeighConst::REQ_GHOST;
+  if (owner_graph && atom->tag_enable == 0)
+    error->all(FLERR, "Pair style mlff needs atom IDs (atom_modify id yes) to map ghost atoms "
+                      "to their owners");
   neighbor->add_request(this, flags);
+  if (owner_graph) return;    // the owner graph needs ghosts out to one cutoff only
 
   // A local atom's energy depends on atoms up to layers x cutoff away; they must be ghosts.
   // Raise the ghost cutoff ourselves, unless the input set a smaller one on purpose.
@@ -199,21 +209,27 @@ double PairMLFF::init_one(int i, int j)
 }
 
 // Edges i->j for every neighbour pair within the model cutoff (LAMMPS full list, so both
-// directions appear). With message passing, ghost atoms' neighbours are included too.
-// Centres go to the front half of a reused buffer sized for the whole neighbour list,
-// neighbours to the back half, which is then moved up behind the centres: the result is
-// the contiguous (2, E) edge_index without a per-step allocation or a second full copy.
-torch::Tensor PairMLFF::build_edge_index(int natoms_with_neighbors)
+// directions appear), with the image shift that makes r_j - r_i + shift the true vector.
+// Owner graph (one rank): a ghost neighbour j becomes its owner, shift = x_j - x_owner.
+// Ghost graph: nodes are local + ghost atoms, shifts are zero, and with message passing
+// ghost atoms' neighbours are included too. Centres go to the front half of a reused
+// buffer, neighbours to the back half, then moved up behind the centres: the contiguous
+// (2, E) edge_index without a per-step allocation.
+torch::Tensor PairMLFF::build_edges(int natoms_with_neighbors)
 {
   const double *x = atom->x[0];    // LAMMPS stores coordinates contiguously: x[3 i + k]
   const double cutoff_sq = model_cutoff * model_cutoff;
+  if (owner_graph) map_ghosts_to_owners();
   int64_t capacity = 0;
   for (int ii = 0; ii < natoms_with_neighbors; ii++) capacity += list->numneigh[list->ilist[ii]];
-  if (edge_buffer.numel() < 2 * capacity)
+  if (edge_buffer.numel() < 2 * capacity) {
     edge_buffer = torch::empty({2 * capacity + 1024}, torch::TensorOptions().dtype(torch::kInt64));
+    shift_buffer.resize(3 * (capacity + 512));
+  }
   const int64_t half = edge_buffer.numel() / 2;
   int64_t *__restrict src = edge_buffer.data_ptr<int64_t>();
   int64_t *__restrict dst = src + half;
+  double *__restrict shift = shift_buffer.data();
   int64_t count = 0;
   for (int ii = 0; ii < natoms_with_neighbors; ii++) {
     const int i = list->ilist[ii];
@@ -223,13 +239,37 @@ torch::Tensor PairMLFF::build_edge_index(int natoms_with_neighbors)
     for (int jj = 0; jj < jnum; jj++) {
       const int j = jlist[jj] & NEIGHMASK;
       const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
+      const int node = owner_graph ? owner_of[j] : j;
       src[count] = i;
-      dst[count] = j;
+      dst[count] = node;
+      shift[3 * count] = x[3 * j] - x[3 * node];
+      shift[3 * count + 1] = x[3 * j + 1] - x[3 * node + 1];
+      shift[3 * count + 2] = x[3 * j + 2] - x[3 * node + 2];
       count += (dx * dx + dy * dy + dz * dz < cutoff_sq) ? 1 : 0;
     }
   }
   std::memmove(src + count, dst, count * sizeof(int64_t));
+  edge_count = count;
   return edge_buffer.narrow(0, 0, 2 * count).view({2, count});
+}
+
+// On one rank every ghost is a periodic image of an owned atom with the same ID.
+void PairMLFF::map_ghosts_to_owners()
+{
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  const tagint *tag = atom->tag;
+  tagint max_tag = 0;
+  for (int i = 0; i < nlocal; i++) max_tag = std::max(max_tag, tag[i]);
+  local_of_tag.assign(max_tag + 1, -1);
+  for (int i = 0; i < nlocal; i++) local_of_tag[tag[i]] = i;
+  owner_of.resize(nall);
+  for (int i = 0; i < nall; i++) {
+    const int owner = tag[i] <= max_tag ? local_of_tag[tag[i]] : -1;
+    if (owner < 0)
+      error->one(FLERR, "pair mlff: ghost atom ID {} has no owned atom on this rank", tag[i]);
+    owner_of[i] = owner;
+  }
 }
 
 // Once per run, in the log: how much of the pair time the model itself took.
@@ -267,21 +307,24 @@ void PairMLFF::compute(int eflag, int vflag)
   }
 
   auto device = model->device();
-  int with_neighbors = list->inum + (message_passing_layers > 1 ? list->gnum : 0);
-  auto edge_index = build_edge_index(with_neighbors).to(device);
+  const int nodes = owner_graph ? nlocal : nall;
+  int with_neighbors = list->inum + (ghostneigh ? list->gnum : 0);
+  auto edge_index = build_edges(with_neighbors).to(device);
+  auto edge_shift = torch::from_blob(shift_buffer.data(), {edge_count, 3}, torch::kFloat64)
+                        .to(device, model->dtype());
 
   int *type = atom->type;
-  if (static_cast<int>(species_buffer.size()) < nall) species_buffer.resize(nall);
-  for (int i = 0; i < nall; i++) species_buffer[i] = type_to_species[type[i]];
+  if (static_cast<int>(species_buffer.size()) < nodes) species_buffer.resize(nodes);
+  for (int i = 0; i < nodes; i++) species_buffer[i] = type_to_species[type[i]];
 
   auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
-  auto positions = torch::from_blob(atom->x[0], {nall, 3}, torch::kFloat64)
+  auto positions = torch::from_blob(atom->x[0], {nodes, 3}, torch::kFloat64)
                        .to(device, model->dtype());
-  auto species_t = torch::from_blob(species_buffer.data(), {nall}, cpu_long).to(device);
+  auto species_t = torch::from_blob(species_buffer.data(), {nodes}, cpu_long).to(device);
   auto nlocal_t = torch::tensor(static_cast<int64_t>(nlocal), cpu_long).to(device);
 
   auto model_start = std::chrono::steady_clock::now();
-  auto outputs = model->run({positions, species_t, edge_index, nlocal_t});
+  auto outputs = model->run({positions, species_t, edge_index, edge_shift, nlocal_t});
   model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - model_start).count();
   model_calls++;
   auto atom_energy = outputs.at(0).to(torch::kCPU, torch::kFloat64).contiguous();
@@ -292,9 +335,9 @@ void PairMLFF::compute(int eflag, int vflag)
   double local_energy = 0.0;
   for (int i = 0; i < nlocal; i++) local_energy += e[i];
 
-  // Conservative models give forces on ghosts too (LAMMPS sums them back to their owners);
-  // direct-force models only predict forces on the atoms they own.
-  const int force_rows = conservative ? nall : nlocal;
+  // Ghost graph, conservative: forces on ghosts too (LAMMPS sums them back to their owners).
+  // Owner graph or direct-force models: forces on owned atoms only.
+  const int force_rows = (conservative && !owner_graph) ? nall : nlocal;
   double **f = atom->f;
   double force_sum = 0.0;
   for (int i = 0; i < force_rows; i++) {
@@ -309,11 +352,14 @@ void PairMLFF::compute(int eflag, int vflag)
   if (eflag_atom)
     for (int i = 0; i < nlocal; i++) eatom[i] += e[i];
 
-  if (vflag_atom && conservative) {
+  if (conservative && (vflag_atom || (vflag_global && owner_graph))) {
     auto atom_virial = outputs.at(2).to(torch::kCPU, torch::kFloat64).contiguous();
     const double *w = atom_virial.data_ptr<double>();
-    for (int i = 0; i < nall; i++)
-      for (int k = 0; k < 6; k++) vatom[i][k] += w[6 * i + k];
+    for (int i = 0; i < nodes; i++)
+      for (int k = 0; k < 6; k++) {
+        if (vflag_atom) vatom[i][k] += w[6 * i + k];
+        if (vflag_global && owner_graph) virial[k] += w[6 * i + k];
+      }
   }
   if (vflag_fdotr) virial_fdotr_compute();
 }

@@ -36,7 +36,8 @@ class PairMLFF : public Pair {
   void allocate();
   void load_model(const std::string &path, const std::string &device);
   int node_local_rank() const;
-  torch::Tensor build_edge_index(int natoms_with_neighbors);
+  torch::Tensor build_edges(int natoms_with_neighbors);
+  void map_ghosts_to_owners();
   void check_finite(double energy, double force_sum);
 
   std::unique_ptr<lmp_bench::ModelFile> model;
@@ -47,6 +48,10 @@ class PairMLFF : public Pair {
   std::vector<std::string> species;     // model species names, index = model species id
   std::vector<int> type_to_species;     // LAMMPS type (1-based) -> model species id, -1 unset
   torch::Tensor edge_buffer;                // edge storage, reused across steps
+  std::vector<double> shift_buffer;         // image shift per edge, Angstrom
+  int64_t edge_count = 0;
+  bool owner_graph = false;                 // one rank: nodes = owned atoms, ghosts -> owners
+  std::vector<int> local_of_tag, owner_of;  // owner graph: atom ID -> owned index, atom -> owner
   std::vector<int64_t> species_buffer;      // model species per local+ghost atom
   double model_seconds = 0.0;               // wall time inside the model this run
   long model_calls = 0;

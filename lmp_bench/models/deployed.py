@@ -10,6 +10,17 @@ from __future__ import annotations
 import torch
 
 
+def edge_vectors_of(
+    positions: torch.Tensor, edge_index: torch.Tensor, edge_shift: torch.Tensor
+) -> torch.Tensor:
+    """r_neighbour - r_centre + image shift (E, 3): the true vector of every edge."""
+    return (
+        positions.index_select(0, edge_index[1])
+        - positions.index_select(0, edge_index[0])
+        + edge_shift
+    )
+
+
 def derivatives_from_edges(
     atom_energy: torch.Tensor,
     energy_mask: torch.Tensor,
@@ -61,13 +72,12 @@ class ConservativeGraph(torch.nn.Module):
         positions: torch.Tensor,
         species: torch.Tensor,
         edge_index: torch.Tensor,
+        edge_shift: torch.Tensor,
         nlocal: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         # Needs grad mode on (the default in LAMMPS; make_fx traces it under enable_grad).
         nodes = positions.detach()
-        edge_vectors = (
-            nodes.index_select(0, edge_index[1]) - nodes.index_select(0, edge_index[0])
-        ).requires_grad_(True)
+        edge_vectors = edge_vectors_of(nodes, edge_index, edge_shift).requires_grad_(True)
         atom_energy = self.model(species, edge_index, edge_vectors)
         owned = torch.arange(nodes.shape[0], device=nodes.device) < nlocal
         forces, atom_virial = derivatives_from_edges(
@@ -88,11 +98,10 @@ class DirectForceGraph(torch.nn.Module):
         positions: torch.Tensor,
         species: torch.Tensor,
         edge_index: torch.Tensor,
+        edge_shift: torch.Tensor,
         nlocal: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        edge_vectors = positions.index_select(0, edge_index[1]) - positions.index_select(
-            0, edge_index[0]
-        )
+        edge_vectors = edge_vectors_of(positions, edge_index, edge_shift)
         atom_energy, forces = self.model(species, edge_index, edge_vectors)
         atom_virial = torch.zeros(
             positions.shape[0], 6, dtype=positions.dtype, device=positions.device

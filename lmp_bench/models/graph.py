@@ -29,15 +29,21 @@ def evaluate(
     pbc: tuple[bool, bool, bool] = (True, True, True),
     dtype: torch.dtype = torch.float64,
 ) -> dict[str, np.ndarray | float]:
-    """Energy (eV), forces (eV/A) and global virial (3x3, eV, LAMMPS sign) of a model."""
+    """Energy (eV), forces (eV/A) and global virial (3x3, eV, LAMMPS sign) of a model
+    (zero for direct-force models)."""
     edge_index, vectors = neighbor_graph(positions, cell, pbc, float(module.cutoff))
     vectors = vectors.to(dtype).requires_grad_(True)
     n_atoms = len(positions)
-    atom_energy = module(torch.as_tensor(species, dtype=torch.long), edge_index, vectors)
-    everything = torch.ones(n_atoms, dtype=torch.bool)
-    forces, atom_virial = derivatives_from_edges(
-        atom_energy, everything, edge_index, vectors, n_atoms
-    )
+    output = module(torch.as_tensor(species, dtype=torch.long), edge_index, vectors)
+    if getattr(module, "direct_forces", False):
+        atom_energy, forces = output  # direct-force models have no virial
+        atom_virial = torch.zeros(n_atoms, 6, dtype=dtype)
+    else:
+        atom_energy = output
+        everything = torch.ones(n_atoms, dtype=torch.bool)
+        forces, atom_virial = derivatives_from_edges(
+            atom_energy, everything, edge_index, vectors, n_atoms
+        )
     v = atom_virial.sum(0).detach().double().numpy()
     virial = np.array([[v[0], v[3], v[4]], [v[3], v[1], v[5]], [v[4], v[5], v[2]]])
     return {

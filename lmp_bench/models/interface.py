@@ -29,7 +29,7 @@ import math
 import torch
 
 # Names of the exported graph's inputs and outputs, in order (see pair_styles/README.md).
-GRAPH_INPUTS = ("positions", "species", "edge_index", "nlocal")
+GRAPH_INPUTS = ("positions", "species", "edge_index", "edge_shift", "nlocal")
 GRAPH_OUTPUTS = ("atom_energy", "forces", "atom_virial")
 VIRIAL_ORDER = ("xx", "yy", "zz", "xy", "xz", "yz")  # LAMMPS's per-atom virial order
 

@@ -1,0 +1,128 @@
+"""Every zoo model: symmetries, conservative forces, and LAMMPS = Python.
+
+Models are the tiny ``small`` instances of each architecture (same code paths as the
+paper-sized ones), with random weights, on a water-64 frame built by lmp-bench.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lmp_bench.data.water import build_water, write_water_frame
+from lmp_bench.export import export
+from lmp_bench.lammps.snapshot import run_snapshot
+from lmp_bench.models.graph import evaluate
+from lmp_bench.models.zoo import ZOO, build
+
+SPECIES = ["O", "H"]
+WATER_SPECIES = np.tile([0, 1, 1], 64)
+
+
+def small_model(name: str, dtype: torch.dtype = torch.float64) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build(name, SPECIES, size="small").to(dtype).eval()
+
+
+@pytest.fixture(scope="module")
+def water():
+    positions, length = build_water(64, seed=3)
+    rng = np.random.default_rng(0)
+    return positions + rng.normal(scale=0.05, size=positions.shape), length
+
+
+def rotation(seed: int) -> np.ndarray:
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    return q * np.sign(np.diag(r))
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_symmetries(name, water):
+    """Energy invariant, forces equivariant under rotation (of atoms and cell),
+    translation, permutation and periodic image shifts, to 1e-6 (float64)."""
+    model = small_model(name)
+    positions, length = water
+    cell = np.eye(3) * length
+    base = evaluate(model, positions, WATER_SPECIES, cell)
+    scale = np.abs(base["forces"]).max() + 1e-12
+
+    def check(result, forces, what):
+        assert abs(result["energy"] - base["energy"]) < 1e-6 * (abs(base["energy"]) + 1), what
+        assert np.abs(result["forces"] - forces).max() < 1e-6 * scale, what
+
+    q = rotation(1)
+    check(
+        evaluate(model, positions @ q.T, WATER_SPECIES, cell @ q.T),
+        base["forces"] @ q.T,
+        "rotation",
+    )
+    check(
+        evaluate(model, positions + [0.3, -1.1, 2.0], WATER_SPECIES, cell),
+        base["forces"],
+        "translation",
+    )
+    images = positions.copy()
+    images[::7] += length * np.array([1, -2, 1])
+    check(evaluate(model, images, WATER_SPECIES, cell), base["forces"], "image shift")
+    order = np.random.default_rng(2).permutation(len(positions))
+    check(
+        evaluate(model, positions[order], WATER_SPECIES[order], cell),
+        base["forces"][order],
+        "permutation",
+    )
+    assert np.abs(base["forces"]).max() > 1e-8, "forces are identically zero"
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_conservative_forces_are_energy_gradients(name, water):
+    model = small_model(name)
+    if model.direct_forces:
+        pytest.skip("direct-force model")
+    positions, length = water
+    cell = np.eye(3) * length
+    forces = evaluate(model, positions, WATER_SPECIES, cell)["forces"]
+    h = 1e-5
+    for atom, axis in [(0, 0), (1, 2), (100, 1)]:
+        plus, minus = positions.copy(), positions.copy()
+        plus[atom, axis] += h
+        minus[atom, axis] -= h
+        numeric = -(
+            evaluate(model, plus, WATER_SPECIES, cell)["energy"]
+            - evaluate(model, minus, WATER_SPECIES, cell)["energy"]
+        ) / (2 * h)
+        assert numeric == pytest.approx(forces[atom, axis], abs=1e-6 + 1e-5 * abs(numeric))
+
+
+@pytest.fixture(scope="session")
+def zoo_files(model_dir):
+    """Each small model exported once (float32, .pt2)."""
+    return {}
+
+
+def exported(name: str, zoo_files: dict, model_dir) -> tuple[torch.nn.Module, object]:
+    if name not in zoo_files:
+        model = small_model(name, torch.float32)
+        zoo_files[name] = (model, export(model, model_dir / f"zoo-{name}.pt2", dtype="float32"))
+    return zoo_files[name]
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_lammps_equals_python(name, water, zoo_files, model_dir, tmp_path):
+    """Forces through the plugin = the same model in Python, float32, 1 and 2 ranks."""
+    model, path = exported(name, zoo_files, model_dir)
+    positions, length = water
+    data = write_water_frame(tmp_path / "water.data", positions, length, "atomic")
+    commands = (
+        "units metal\nboundary p p p\natom_style atomic\n"
+        f"read_data {data}\nmass 1 15.9994\nmass 2 1.008\n"
+        f"pair_style mlff {path}\npair_coeff * * O H\n"
+    )
+    python = evaluate(
+        model, positions % length, WATER_SPECIES, np.eye(3) * length, dtype=torch.float32
+    )
+    for ranks in (1, 2):
+        lammps = run_snapshot(commands, ranks)
+        assert np.abs(lammps.forces[0] - python["forces"]).max() < 1e-5, ranks
+        assert lammps.energy[0] == pytest.approx(python["energy"], abs=1e-4), ranks
