@@ -16,15 +16,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor(rebuild=args.rebuild)
 
 
-def resolve_model(args: argparse.Namespace):
+def resolve_model(args: argparse.Namespace, system: str):
     from lmp_bench.data.water import check_variant
     from lmp_bench.export import read_metadata
     from lmp_bench.models.builtin import resolve_model as model_file_for
+    from lmp_bench.models.zoo import ALIASES, ZOO
     from lmp_bench.systems import REFERENCE, Model
+    from lmp_bench.train.deploy import trained_model_file
 
     if args.model == REFERENCE:
         return Model(None, variant=check_variant(args.variant))
-    path = model_file_for(args.model, args.device)
+    if args.model.lower() in ZOO or args.model.lower() in ALIASES:
+        path = trained_model_file(args.model, system, args.device)
+    else:
+        path = model_file_for(args.model, args.device)
     return Model(path, tuple(read_metadata(path)["species"].split()))
 
 
@@ -55,7 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     deck = Path(args.deck)
     system = system_for_deck(deck)
     ensure_plugin(verbose=True)
-    model = resolve_model(args)
+    model = resolve_model(args, system.name)
     steps = args.steps or round((args.length or system.default_length_ps) / system.timestep_ps)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = (Path(args.output) / f"{system.name}-{model.label}-{stamp}").resolve()
@@ -190,6 +195,51 @@ def cmd_data_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from lmp_bench.train.config import load_config
+    from lmp_bench.train.trainer import train
+
+    if args.resume:
+        overrides = dict(item.split("=", 1) for item in args.set or [] if "=" in item)
+        config = load_config(None, args.set)  # checks the overrides
+        kept = {key: getattr(config, key) for key in overrides}
+        recorded = json.loads((Path(args.resume) / "config.json").read_text())
+        folder = train(recorded["data"], config, resume=Path(args.resume), overrides=kept)
+    else:
+        if not (args.model and args.data):
+            raise ValueError("train needs --model and --data (or --resume <run folder>)")
+        config = load_config(args.config, [f"model={args.model}", *(args.set or [])])
+        folder = train(args.data, config, Path(args.output) if args.output else None)
+    print(f"lmp-bench: run folder {folder} (best checkpoint: {folder / 'best.pt'})")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from lmp_bench.train.trainer import test_checkpoint
+
+    result = test_checkpoint(args.checkpoint, args.data, args.split)
+    print(
+        f"{result['split']} split, {result['frames']} frames: energy MAE "
+        f"{result['energy_mae_meV']:.2f} meV ({result['energy_mae_meV_per_atom']:.3f} meV/atom), "
+        f"force MAE {result['force_mae_meV_per_A']:.2f} meV/A"
+    )
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from lmp_bench.train.deploy import export_checkpoint
+
+    print(f"lmp-bench: wrote {export_checkpoint(args.checkpoint, args.output, args.device)}")
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from lmp_bench.quickstart import quickstart
+
+    return quickstart(main, Path(args.output), args.model, args.train_minutes)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmp-bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +282,44 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", help="run folder written by lmp-bench run")
     evaluate.add_argument("--reference", required=True, help="reference run folder")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    quick = commands.add_parser(
+        "quickstart", help="the water benchmark end to end, small (data, train, run, evaluate)"
+    )
+    quick.add_argument("--model", default="schnet", help="zoo model to train (default schnet)")
+    quick.add_argument("--train-minutes", type=float, default=4.0)
+    quick.add_argument("--output", default="results")
+    quick.set_defaults(handler=cmd_quickstart)
+
+    train = commands.add_parser("train", help="train a zoo model on a dataset (design.md)")
+    train.add_argument(
+        "--model",
+        help="zoo name: schnet, painn, dimenet++, spherenet, "
+        "gemnet-t (gemnet), gemnet-dt, forcenet",
+    )
+    train.add_argument("--data", help="dataset file (.h5) with train/val splits")
+    train.add_argument("--config", help="settings file (.toml or .json)")
+    train.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override any setting (repeatable), e.g. --set size=small --set max_minutes=5",
+    )
+    train.add_argument("--resume", help="run folder of a stopped training to continue")
+    train.add_argument("--output", help="run folder (default: in the model store)")
+    train.set_defaults(handler=cmd_train)
+
+    test = commands.add_parser("test", help="energy and force MAE of a checkpoint on a split")
+    test.add_argument("checkpoint", help="checkpoint file or run folder (its best.pt)")
+    test.add_argument("--data", required=True, help="dataset file (.h5)")
+    test.add_argument("--split", default="test", choices=("train", "val", "test"))
+    test.set_defaults(handler=cmd_test)
+
+    exported = commands.add_parser("export", help="checkpoint -> model file for pair_style mlff")
+    exported.add_argument("checkpoint", help="checkpoint file or run folder (its best.pt)")
+    exported.add_argument("-o", "--output", help="model file (.pt2); default next to it")
+    exported.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    exported.set_defaults(handler=cmd_export)
 
     data = commands.add_parser("data", help="make, export and import datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True)

@@ -150,3 +150,13 @@ def repulsive_water_file(model_dir) -> Path:
 @pytest.fixture(scope="session")
 def nan_water_file(model_dir) -> Path:
     return export(NaNWater(), model_dir / "nan-water.pt")
+
+
+@pytest.fixture(scope="session")
+def water_dataset(tmp_path_factory) -> Path:
+    """120 classical water-64 frames (train 57, val 3, test 60), for training tests."""
+    from lmp_bench.data.make_water import make_water_dataset
+
+    folder = tmp_path_factory.mktemp("water-dataset")
+    make_water_dataset(folder / "water.h5", folder / "runs", frames=120, equilibrate_ps=1.0, seed=5)
+    return folder / "water.h5"

@@ -48,11 +48,13 @@ def test_wrong_number_of_pair_coeff_elements(argon_data, lj_files):
 
 
 def test_ghost_cutoff_smaller_than_the_model_needs(argon_data, message_passing_file):
+    """Several ranks carry message passing on ghosts (one rank uses the owner graph)."""
     message = error_of(
         deck(
             argon_data,
             f"pair_style mlff {message_passing_file}\npair_coeff * * Ar\ncomm_modify cutoff 6.0",
-        )
+        ),
+        ranks=2,
     )
     assert "'comm_modify cutoff 6' is smaller than the 12 A" in message
     assert "2 layer(s) x 5 A cutoff" in message

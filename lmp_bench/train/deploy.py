@@ -1,0 +1,41 @@
+"""From a checkpoint to the file pair_style mlff loads, and `--model <zoo name>` lookup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lmp_bench.models.zoo import canonical_name
+from lmp_bench.train.checkpoint import load_checkpoint, model_from_checkpoint
+from lmp_bench.train.store import best_run, store_root
+
+
+def export_checkpoint(
+    checkpoint: str | Path, output: str | Path | None = None, device: str = "cpu"
+) -> Path:
+    """Export a checkpoint (file or run folder: its best.pt) in its training dtype."""
+    from lmp_bench.export import export
+
+    state = load_checkpoint(checkpoint)
+    source = Path(state["path"])
+    path = Path(output) if output else source.with_name(f"{source.stem}-{device}.pt2")
+    print(f"lmp-bench: exporting {source} -> {path} (about a minute)", flush=True)
+    model = model_from_checkpoint(state)
+    return export(model, path, dtype=state["config"]["dtype"], device=device)
+
+
+def trained_model_file(name: str, system: str, device: str = "cpu") -> Path:
+    """The exported best checkpoint of zoo model `name` for `system` in the model store,
+    exported on first use (again when the checkpoint is newer than the file)."""
+    model = canonical_name(name)
+    run = best_run(system, model)
+    if run is None:
+        raise LookupError(
+            f"no trained {model} for {system} in the model store {store_root()}: train one "
+            f"with `lmp-bench train --model {model} --data <{system} dataset .h5>` "
+            "(or give a model file)"
+        )
+    checkpoint = run / "best.pt"
+    path = run / f"best-{device}.pt2"
+    if not path.exists() or path.stat().st_mtime < checkpoint.stat().st_mtime:
+        export_checkpoint(checkpoint, path, device)
+    return path
