@@ -234,6 +234,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from lmp_bench.models.zoo import ALIASES, zoo_table
+
+    print(f"{'model':<11} {'forces':<7} {'cutoff (A)':>10} {'layers':>6} {'parameters':>11}")
+    for row in zoo_table(args.species.split()):
+        print(
+            f"{row['model']:<11} {row['forces']:<7} {row['cutoff_A']:>10g} {row['layers']:>6d} "
+            f"{row['parameters']:>11,d}"
+        )
+    print("aliases: " + ", ".join(f"{a} = {t}" for a, t in sorted(ALIASES.items())))
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from lmp_bench.quickstart import quickstart
 
@@ -282,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", help="run folder written by lmp-bench run")
     evaluate.add_argument("--reference", required=True, help="reference run folder")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    models = commands.add_parser("models", help="the model zoo with parameter counts")
+    models.add_argument("--species", default="O H", help="species the models are built for")
+    models.set_defaults(handler=cmd_models)
 
     quick = commands.add_parser(
         "quickstart", help="the water benchmark end to end, small (data, train, run, evaluate)"

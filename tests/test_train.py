@@ -173,3 +173,20 @@ def test_bad_settings_are_named():
         load_config(None, ["lr=fast"])
     with pytest.raises(LookupError, match="the zoo has"):
         load_config(None, ["model=transformer"])
+
+
+def test_quickstart_end_to_end_on_tiny_numbers(tmp_path, capsys):
+    """The README's main job with smaller numbers: every step runs and the table prints."""
+    from lmp_bench.cli import main
+    from lmp_bench.quickstart import quickstart
+
+    assert (
+        quickstart(
+            main, tmp_path, "schnet", train_minutes=0.05, frames=40, length_ps=1, reference_ps=2
+        )
+        == 0
+    )
+    output = capsys.readouterr().out
+    assert "mean ± std" in output and "RDF MAE O-O" in output
+    (folder,) = tmp_path.iterdir()
+    assert (folder / "schnet.pt2").is_file() and (folder / "train" / "best.pt").is_file()

@@ -37,20 +37,39 @@ def species_ids(frames: FrameSet, model_species: list[str]) -> np.ndarray:
     return np.array([model_species.index(s) for s in frames.species])
 
 
+class GraphCache:
+    """Each frame's neighbour graph, built once and kept while the total stays under
+    `max_edges` (about 28 bytes an edge); frames beyond that are rebuilt when needed."""
+
+    def __init__(self, frames: FrameSet, cutoff: float, max_edges: int = 50_000_000):
+        self.frames, self.cutoff, self.max_edges = frames, cutoff, max_edges
+        self.graphs: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.edges = 0
+
+    def __call__(self, frame: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if frame in self.graphs:
+            return self.graphs[frame]
+        graph = neighbor_graph(
+            self.frames.positions[frame], self.frames.cell[frame], (True, True, True), self.cutoff
+        )
+        if self.edges + graph[0].shape[1] <= self.max_edges:
+            self.graphs[frame] = graph
+            self.edges += graph[0].shape[1]
+        return graph
+
+
 def make_batch(
     frames: FrameSet,
     indices: np.ndarray,
     species: np.ndarray,
-    cutoff: float,
+    graphs: GraphCache,
     dtype: torch.dtype,
     device: str,
 ) -> Batch:
     parts = []
     offset = 0
     for frame in indices:
-        edge_index, vectors = neighbor_graph(
-            frames.positions[frame], frames.cell[frame], (True, True, True), cutoff
-        )
+        edge_index, vectors = graphs(int(frame))
         parts.append((edge_index + offset, vectors))
         offset += len(species)
     n_frames = len(indices)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from lmp_bench.data.frames_file import FrameSet, read_frames
-from lmp_bench.train.batches import make_batch, predict, species_ids
+from lmp_bench.train.batches import GraphCache, make_batch, predict, species_ids
 from lmp_bench.train.checkpoint import load_checkpoint, new_model, save_checkpoint
 from lmp_bench.train.config import TrainConfig, check, dataset_key, resolve_defaults
 from lmp_bench.train.store import store_root
@@ -46,7 +46,9 @@ def normalisation(frames: FrameSet, train: np.ndarray, species: np.ndarray, n_sp
     return scale, [float(s) for s in shifts]
 
 
-def loss_and_errors(model, frames, indices, species, config, scale, device, train_step=None):
+def loss_and_errors(
+    model, frames, graphs, indices, species, config, scale, device, train_step=None
+):
     """Mean loss over `indices` (one batch at a time) and MAEs; `train_step` optimises."""
     dtype = DTYPES[config.dtype]
     total_loss, energy_errors, force_errors = 0.0, [], []
@@ -54,7 +56,7 @@ def loss_and_errors(model, frames, indices, species, config, scale, device, trai
         indices[i : i + config.batch_size] for i in range(0, len(indices), config.batch_size)
     ]
     for number, chunk in enumerate(batches, 1):
-        batch = make_batch(frames, chunk, species, model.cutoff, dtype, device)
+        batch = make_batch(frames, chunk, species, graphs, dtype, device)
         energy, forces = predict(model, batch, create_graph=train_step is not None)
         force_error = forces - batch.forces
         energy_error = energy - batch.energy
@@ -143,6 +145,8 @@ def train(
         with (folder / "metrics.csv").open("w", newline="") as stream:
             csv.writer(stream).writerow(METRICS)
 
+    graphs = GraphCache(frames, model.cutoff)
+
     def step(loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -165,11 +169,11 @@ def train(
         model.train()
         order = rng.permutation(train_idx)
         train_loss, _, _ = loss_and_errors(
-            model, frames, order, species, config, scale, config.device, step
+            model, frames, graphs, order, species, config, scale, config.device, step
         )
         model.eval()
         val_loss, val_e, val_f = loss_and_errors(
-            model, frames, val_idx, species, config, scale, config.device
+            model, frames, graphs, val_idx, species, config, scale, config.device
         )
         scheduler.step(val_loss)
         elapsed += time.perf_counter() - start
@@ -228,8 +232,9 @@ def test_checkpoint(checkpoint: str | Path, data: str | Path, split: str = "test
     config = TrainConfig(**state["config"])
     config.device = "cpu"
     species = species_ids(frames, state["species"])
+    graphs = GraphCache(frames, model.cutoff)
     _, energy_mae, force_mae = loss_and_errors(
-        model, frames, indices, species, config, state["scale"], "cpu"
+        model, frames, graphs, indices, species, config, state["scale"], "cpu"
     )
     return {
         "checkpoint": state["path"],

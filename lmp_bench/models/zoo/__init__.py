@@ -58,3 +58,20 @@ def build(name: str, species: list[str], size: str = "paper", **overrides) -> to
 def count_parameters(module: torch.nn.Module) -> int:
     """Trainable parameters (what the papers' tables count)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def zoo_table(species: list[str]) -> list[dict]:
+    """One row per zoo model at the paper's size: what `lmp-bench models` prints."""
+    rows = []
+    for name in ZOO:
+        model = build(name, species)
+        rows.append(
+            {
+                "model": name,
+                "forces": "direct" if getattr(model, "direct_forces", False) else "-dE/dx",
+                "cutoff_A": model.cutoff,
+                "layers": model.num_layers,
+                "parameters": count_parameters(model),
+            }
+        )
+    return rows
