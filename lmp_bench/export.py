@@ -63,7 +63,7 @@ def export(
         "device": device,
         "torch_version": torch.__version__,
     }
-    graph = (DirectForceGraph if props["direct_forces"] else ConservativeGraph)(module)
+    graph = (DirectForceGraph if props["direct_forces"] else ConservativeGraph)(module, torch_dtype)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".pt2":
         _export_aoti(graph, path, metadata, torch_dtype, device, len(props["species"]))
@@ -79,11 +79,11 @@ def example_inputs(
 ) -> tuple[torch.Tensor, ...]:
     """Inputs of distinct, non-trivial sizes, so tracing keeps atom and edge counts symbolic."""
     generator = torch.Generator().manual_seed(1)
-    positions = torch.rand(n_atoms, 3, generator=generator, dtype=dtype) * 3.0
+    positions = torch.rand(n_atoms, 3, generator=generator, dtype=torch.float64) * 3.0
     species = torch.randint(0, n_species, (n_atoms,), generator=generator)
     src = torch.randint(0, n_atoms, (n_edges,), generator=generator)
     dst = (src + torch.randint(1, n_atoms, (n_edges,), generator=generator)) % n_atoms
-    shift = torch.rand(n_edges, 3, generator=generator, dtype=dtype)
+    shift = torch.rand(n_edges, 3, generator=generator, dtype=torch.float64)
     nlocal = torch.tensor(n_atoms - 2)
     edges = torch.stack([src, dst])
     return tuple(t.to(device) for t in (positions, species, edges, shift, nlocal))

@@ -311,7 +311,7 @@ void PairMLFF::compute(int eflag, int vflag)
   int with_neighbors = list->inum + (ghostneigh ? list->gnum : 0);
   auto edge_index = build_edges(with_neighbors).to(device);
   auto edge_shift = torch::from_blob(shift_buffer.data(), {edge_count, 3}, torch::kFloat64)
-                        .to(device, model->dtype());
+                        .to(device);
 
   int *type = atom->type;
   if (static_cast<int>(species_buffer.size()) < nodes) species_buffer.resize(nodes);
@@ -319,7 +319,7 @@ void PairMLFF::compute(int eflag, int vflag)
 
   auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
   auto positions = torch::from_blob(atom->x[0], {nodes, 3}, torch::kFloat64)
-                       .to(device, model->dtype());
+                       .to(device);
   auto species_t = torch::from_blob(species_buffer.data(), {nodes}, cpu_long).to(device);
   auto nlocal_t = torch::tensor(static_cast<int64_t>(nlocal), cpu_long).to(device);
 

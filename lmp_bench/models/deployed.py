@@ -1,6 +1,9 @@
 """The graph that LAMMPS runs: a model plus forces and virials from its edge gradients.
 
-Inputs and outputs follow ``interface.GRAPH_INPUTS`` / ``GRAPH_OUTPUTS``. These wrappers
+Inputs and outputs follow ``interface.GRAPH_INPUTS`` / ``GRAPH_OUTPUTS``. Positions and
+shifts arrive in float64 and edge vectors are formed before the cast to the model's
+dtype: a float32 model then sees relative vectors accurate to float32, not absolute
+coordinates rounded to it (1e-6 A at 10 A, which a stiff bond turns into 1e-4 eV/A). These wrappers
 are written so that TorchScript can compile them and make_fx can trace them for
 AOTInductor, so one definition serves both file formats and Python evaluation.
 """
@@ -63,9 +66,10 @@ def derivatives_from_edges(
 class ConservativeGraph(torch.nn.Module):
     """Forces = -dE_local/dr by autograd inside the graph (E_local: energies of owned atoms)."""
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, dtype: torch.dtype):
         super().__init__()
         self.model = model
+        self.dtype = dtype
 
     def forward(
         self,
@@ -77,7 +81,8 @@ class ConservativeGraph(torch.nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         # Needs grad mode on (the default in LAMMPS; make_fx traces it under enable_grad).
         nodes = positions.detach()
-        edge_vectors = edge_vectors_of(nodes, edge_index, edge_shift).requires_grad_(True)
+        edge_vectors = edge_vectors_of(nodes, edge_index, edge_shift).to(self.dtype)
+        edge_vectors = edge_vectors.requires_grad_(True)
         atom_energy = self.model(species, edge_index, edge_vectors)
         owned = torch.arange(nodes.shape[0], device=nodes.device) < nlocal
         forces, atom_virial = derivatives_from_edges(
@@ -89,9 +94,10 @@ class ConservativeGraph(torch.nn.Module):
 class DirectForceGraph(torch.nn.Module):
     """Direct-force models: forces come from the model; there is no virial."""
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, dtype: torch.dtype):
         super().__init__()
         self.model = model
+        self.dtype = dtype
 
     def forward(
         self,
@@ -101,9 +107,7 @@ class DirectForceGraph(torch.nn.Module):
         edge_shift: torch.Tensor,
         nlocal: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        edge_vectors = edge_vectors_of(positions, edge_index, edge_shift)
+        edge_vectors = edge_vectors_of(positions, edge_index, edge_shift).to(self.dtype)
         atom_energy, forces = self.model(species, edge_index, edge_vectors)
-        atom_virial = torch.zeros(
-            positions.shape[0], 6, dtype=positions.dtype, device=positions.device
-        )
+        atom_virial = torch.zeros(positions.shape[0], 6, dtype=self.dtype, device=positions.device)
         return atom_energy, forces, atom_virial

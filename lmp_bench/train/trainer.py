@@ -3,7 +3,8 @@
 Adam, ReduceLROnPlateau on the validation loss, stop at lr < min_lr, max_epochs or the
 time budget. Loss = force_weight x MSE(forces / s) + energy_weight x MSE(energy / s), s the
 force RMS of the training split (targets normalised, so the weights are unit-free). The
-run folder holds config.json, metrics.csv (one row per epoch), last.pt (every epoch) and
+run folder holds config.json, metrics.csv (one row per epoch; epoch 0 is the untrained
+model), last.pt (every epoch) and
 best.pt (lowest validation loss).
 """
 
@@ -146,6 +147,14 @@ def train(
             csv.writer(stream).writerow(METRICS)
 
     graphs = GraphCache(frames, model.cutoff)
+    if state is None:  # epoch 0: the untrained model, the starting point of the curve
+        model.eval()
+        val_loss, val_e, val_f = loss_and_errors(
+            model, frames, graphs, val_idx, species, config, scale, config.device
+        )
+        with (folder / "metrics.csv").open("a", newline="") as stream:
+            row = (0, config.lr, "", val_loss, val_e, val_f, 0.0)
+            csv.writer(stream).writerow(row)
 
     def step(loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)

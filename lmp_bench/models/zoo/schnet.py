@@ -77,10 +77,10 @@ class SchNet(torch.nn.Module):
     @classmethod
     def small(cls, species: list[str], **overrides) -> SchNet:
         settings = {
-            "features": 16,
-            "filters": 16,
+            "features": 32,
+            "filters": 32,
             "interactions": 2,
-            "gaussians": 12,
+            "gaussians": 32,
             "cutoff": 4.0,
         }
         return cls(species, **(settings | overrides))
