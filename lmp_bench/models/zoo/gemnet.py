@@ -406,7 +406,7 @@ class GemNetT(torch.nn.Module):
         settings = {
             "num_spherical": 4,
             "num_radial": 4,
-            "num_blocks": 2,
+            "num_blocks": 1,
             "emb_size_atom": 16,
             "emb_size_edge": 16,
             "emb_size_trip": 8,
@@ -414,7 +414,7 @@ class GemNetT(torch.nn.Module):
             "emb_size_cbf": 4,
             "emb_size_bil_trip": 8,
             "num_atom": 1,
-            "cutoff": 4.0,
+            "cutoff": 3.0,
         }
         return cls(species, **(settings | overrides))
 
