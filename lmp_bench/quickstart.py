@@ -27,7 +27,7 @@ def quickstart(
     model: str = "schnet",
     train_minutes: float = 4.0,
     frames: int = 200,
-    length_ps: float = 10.0,
+    length_ps: float = 5.0,
     reference_ps: float = 20.0,
 ) -> int:
     output = output / time.strftime("quickstart-%Y%m%d-%H%M%S")

