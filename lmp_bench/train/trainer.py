@@ -76,6 +76,12 @@ def loss_and_errors(
     )
 
 
+def append_metrics(folder: Path, row: tuple) -> None:
+    """One row of metrics.csv (columns METRICS), appended so a kill loses no earlier row."""
+    with (folder / "metrics.csv").open("a", newline="") as stream:
+        csv.writer(stream).writerow(row)
+
+
 def _progress(done: int, total: int, loss: float) -> None:
     if sys.stderr.isatty():
         print(f"\r  batch {done}/{total}  loss {loss:.4g}   ", end="", file=sys.stderr, flush=True)
@@ -152,9 +158,7 @@ def train(
         val_loss, val_e, val_f = loss_and_errors(
             model, frames, graphs, val_idx, species, config, scale, config.device
         )
-        with (folder / "metrics.csv").open("a", newline="") as stream:
-            row = (0, config.lr, "", val_loss, val_e, val_f, 0.0)
-            csv.writer(stream).writerow(row)
+        append_metrics(folder, (0, config.lr, "", val_loss, val_e, val_f, 0.0))
 
     def step(loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -206,9 +210,7 @@ def train(
             best = val_loss
             save_checkpoint(checkpoint, folder / "best.pt")
         save_checkpoint(checkpoint, folder / "last.pt")
-        with (folder / "metrics.csv").open("a", newline="") as stream:
-            row = (epoch, lr, train_loss, val_loss, val_e, val_f, round(elapsed, 2))
-            csv.writer(stream).writerow(row)
+        append_metrics(folder, (epoch, lr, train_loss, val_loss, val_e, val_f, round(elapsed, 2)))
         if sys.stderr.isatty():
             print("\r", end="", file=sys.stderr)
         print(
