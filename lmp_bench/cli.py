@@ -19,6 +19,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def resolve_model(args: argparse.Namespace, system: str):
     from lmp_bench.data.water import check_variant
     from lmp_bench.export import read_metadata
+    from lmp_bench.frameworks import framework, framework_name, framework_of_path
     from lmp_bench.models.builtin import resolve_model as model_file_for
     from lmp_bench.models.zoo import ALIASES, ZOO
     from lmp_bench.systems import REFERENCE, Model
@@ -26,6 +27,11 @@ def resolve_model(args: argparse.Namespace, system: str):
 
     if args.model == REFERENCE:
         return Model(None, variant=check_variant(args.variant))
+    name = framework_name(args.model) or framework_of_path(args.model)
+    if name is not None:
+        tools = framework(name)
+        path = tools.model_file(args.model, system, args.device)
+        return Model(path, tools.species_of(path), framework=name)
     if args.model.lower() in ZOO or args.model.lower() in ALIASES:
         path = trained_model_file(args.model, system, args.device)
     else:
@@ -196,6 +202,7 @@ def cmd_data_import(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from lmp_bench.frameworks import framework, framework_name
     from lmp_bench.train.config import load_config
     from lmp_bench.train.trainer import train
 
@@ -208,6 +215,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if not (args.model and args.data):
             raise ValueError("train needs --model and --data (or --resume <run folder>)")
+        if framework_name(args.model):
+            tools = framework(args.model)
+            folder = tools.train(
+                args.data, args.set or [], Path(args.output) if args.output else None
+            )
+            print(f"lmp-bench: run folder {folder} (deployed model: {tools.deployed_file(folder)})")
+            return 0
         config = load_config(args.config, [f"model={args.model}", *(args.set or [])])
         folder = train(args.data, config, Path(args.output) if args.output else None)
     print(f"lmp-bench: run folder {folder} (best checkpoint: {folder / 'best.pt'})")
@@ -215,9 +229,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from lmp_bench.frameworks import framework, framework_of_path
     from lmp_bench.train.trainer import test_checkpoint
 
-    result = test_checkpoint(args.checkpoint, args.data, args.split)
+    name = framework_of_path(args.checkpoint)
+    if name is not None:
+        result = framework(name).test(Path(args.checkpoint), args.data, args.split)
+    else:
+        result = test_checkpoint(args.checkpoint, args.data, args.split)
     print(
         f"{result['split']} split, {result['frames']} frames: energy MAE "
         f"{result['energy_mae_meV']:.2f} meV ({result['energy_mae_meV_per_atom']:.3f} meV/atom), "
@@ -244,6 +263,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             f"{row['parameters']:>11,d}"
         )
     print("aliases: " + ", ".join(f"{a} = {t}" for a, t in sorted(ALIASES.items())))
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from lmp_bench.frameworks.deepmd_setup import setup_deepmd
+
+    setup_deepmd()
     return 0
 
 
@@ -312,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--model",
         help="zoo name: schnet, painn, dimenet++, spherenet, "
-        "gemnet-t (gemnet), gemnet-dt, forcenet",
+        "gemnet-t (gemnet), gemnet-dt, forcenet; or nequip, deeppot-se (their own trainers)",
     )
     train.add_argument("--data", help="dataset file (.h5) with train/val splits")
     train.add_argument("--config", help="settings file (.toml or .json)")
@@ -327,7 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=cmd_train)
 
     test = commands.add_parser("test", help="energy and force MAE of a checkpoint on a split")
-    test.add_argument("checkpoint", help="checkpoint file or run folder (its best.pt)")
+    test.add_argument(
+        "checkpoint",
+        help="checkpoint file or run folder (its best.pt), or a nequip/deepmd model file or run",
+    )
     test.add_argument("--data", required=True, help="dataset file (.h5)")
     test.add_argument("--split", default="test", choices=("train", "val", "test"))
     test.set_defaults(handler=cmd_test)
@@ -337,6 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
     exported.add_argument("-o", "--output", help="model file (.pt2); default next to it")
     exported.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     exported.set_defaults(handler=cmd_export)
+
+    setup = commands.add_parser("setup", help="install an optional framework (deepmd)")
+    setup.add_argument(
+        "framework",
+        choices=["deepmd"],
+        help="deepmd: deepmd-kit 3.2.0 built for the installed torch, and its LAMMPS plugin",
+    )
+    setup.set_defaults(handler=cmd_setup)
 
     data = commands.add_parser("data", help="make, export and import datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True)

@@ -41,13 +41,27 @@ class Model:
     file: Path | None
     species: tuple[str, ...] = ()
     variant: str = DEFAULT_VARIANT
+    framework: str | None = None  # nequip or deeppot-se: deployed by its own framework
 
     @property
     def label(self) -> str:
-        return f"reference-{self.variant}" if self.file is None else self.file.stem
+        """Names the run folder: the variant, the framework, or the model file."""
+        if self.file is None:
+            return f"reference-{self.variant}"
+        stem = self.file.name.split(".")[0]
+        if self.framework is not None:
+            return (
+                self.framework if stem in ("frozen_model", "model") else f"{self.framework}-{stem}"
+            )
+        return self.file.stem
 
 
 def mlff_lines(model: Model, type_species: tuple[str, ...]) -> str:
+    """The LAMMPS lines that run `model` for atom types named `type_species`."""
+    if model.framework is not None:
+        from lmp_bench.frameworks import framework
+
+        return framework(model.framework).pair_lines(model.file, type_species)
     missing = sorted(set(type_species) - set(model.species))
     if missing:
         raise ValueError(

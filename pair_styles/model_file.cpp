@@ -103,6 +103,10 @@ const std::string &ModelFile::require(const std::string &key) const
 void ModelFile::set_metadata(std::map<std::string, std::string> metadata)
 {
   metadata_ = std::move(metadata);
+  if (is_nequip()) {    // nequip-compile's own keys for the dtype and the compile device
+    metadata_["dtype"] = require("model_dtype");
+    if (metadata_.count("AOTI_DEVICE_KEY")) metadata_["device"] = metadata_["AOTI_DEVICE_KEY"];
+  }
   const std::string &dtype = require("dtype");
   if (dtype == "float64")
     dtype_ = torch::kFloat64;

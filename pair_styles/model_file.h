@@ -27,6 +27,8 @@ class ModelFile {
   const std::map<std::string, std::string> &metadata() const { return metadata_; }
   // One metadata value; throws when the file lacks it.
   const std::string &require(const std::string &key) const;
+  // A file made by nequip-compile (its own inputs and outputs, see README.md).
+  bool is_nequip() const { return metadata_.count("nequip_aoti_inputs") > 0; }
 
   // Runs the graph: positions (N,3), species (N,), edge_index (2,E), nlocal ()
   // -> atom_energy (N,), forces (N,3), atom_virial (N,6).

@@ -101,6 +101,8 @@ void PairMLFF::load_model(const std::string &path, const std::string &device)
 {
   try {
     model = lmp_bench::ModelFile::open(path, device, node_local_rank());
+    nequip = model->is_nequip();
+    if (nequip) return load_nequip(path);
     if (model->require("lmp_bench_contract") != kContractVersion)
       error->all(FLERR, "Model file {} follows model contract {}, this plugin reads contract {}: "
                         "re-export the model with this lmp-bench version",
@@ -179,7 +181,7 @@ void PairMLFF::init_style()
   if (!model) error->all(FLERR, "Pair style mlff has no model: check the pair_style line");
   int flags = NeighConst::REQ_FULL;
   if (ghostneigh) flags |= NeighConst::REQ_GHOST;
-  if (owner_graph && atom->tag_enable == 0)
+  if ((owner_graph || nequip) && atom->tag_enable == 0)
     error->all(FLERR, "Pair style mlff needs atom IDs (atom_modify id yes) to map ghost atoms "
                       "to their owners");
   neighbor->add_request(this, flags);
@@ -297,6 +299,7 @@ void PairMLFF::check_finite(double energy, double force_sum)
 void PairMLFF::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
+  if (nequip) return compute_nequip();
 
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;

@@ -39,6 +39,10 @@ class PairMLFF : public Pair {
   torch::Tensor build_edges(int natoms_with_neighbors);
   void map_ghosts_to_owners();
   void check_finite(double energy, double force_sum);
+  // nequip-compiled files (pair_mlff_nequip.cpp)
+  void load_nequip(const std::string &path);
+  void gather_system();
+  void compute_nequip();
 
   std::unique_ptr<lmp_bench::ModelFile> model;
   std::string model_path;
@@ -53,6 +57,14 @@ class PairMLFF : public Pair {
   bool owner_graph = false;                 // one rank: nodes = owned atoms, ghosts -> owners
   std::vector<int> local_of_tag, owner_of;  // owner graph: atom ID -> owned index, atom -> owner
   std::vector<int64_t> species_buffer;      // model species per local+ghost atom
+  // nequip files: every rank evaluates the whole periodic system (all owned atoms of all
+  // ranks, gathered), and keeps the forces and energies of the atoms it owns
+  bool nequip = false;
+  std::vector<int> nequip_input_order;      // nequip input slot -> our tensor (see .cpp)
+  int nequip_energy_out = -1, nequip_force_out = -1, nequip_virial_out = -1;
+  bool nequip_stress = false;               // the file returns stress (ase target), not virial
+  std::vector<int64_t> all_tags, all_types, index_of_tag;
+  std::vector<double> all_x;
   double model_seconds = 0.0;               // wall time inside the model this run
   long model_calls = 0;
 };

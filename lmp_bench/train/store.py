@@ -26,7 +26,8 @@ def best_validation(run: Path) -> float:
     return min(values, default=float("inf"))
 
 
-def best_run(system: str, model: str) -> Path | None:
-    """The run of `model` trained on `system` data with the lowest validation force MAE."""
-    runs = [p.parent for p in (store_root() / system / model).glob("*/best.pt")]
+def best_run(system: str, model: str, marker: str = "best.pt") -> Path | None:
+    """The run of `model` trained on `system` data with the lowest validation force MAE,
+    among the runs holding a file named `marker` (a checkpoint or a deployed model)."""
+    runs = [p.parent for p in (store_root() / system / model).glob(f"*/{marker}")]
     return min(runs, key=best_validation, default=None)

@@ -1,0 +1,196 @@
+"""NequIP through its own tools: `nequip-train` and `nequip-compile` behind `lmp-bench train
+--model nequip`; the compiled pair_nequip file in LAMMPS through pair_style mlff against
+nequip's own ASE calculator on 1 and 2 ranks; `lmp-bench test`; a water run + evaluate;
+bad input. One tiny model (2 layers, l_max 1, 3 epochs) is trained once for the module."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.neighborlist import primitive_neighbor_list
+
+from lmp_bench.data.frames_file import read_frames
+from lmp_bench.data.water import write_water_frame
+from lmp_bench.frameworks import nequip as nequip_framework
+from lmp_bench.lammps.snapshot import LammpsRunError, run_snapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+WATER = str(ROOT / "inputs" / "water.in")
+EV_PER_A3_IN_BAR = 1.602176634e6
+TINY = [
+    "r_max=4.0",
+    "num_layers=2",
+    "l_max=1",
+    "num_features=8",
+    "radial_mlp_width=16",
+    "max_epochs=3",
+]
+
+
+def lmp_bench(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lmp_bench.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def nequip_run(water_dataset, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("nequip") / "run"
+    settings = [word for item in TINY for word in ("--set", item)]
+    result = lmp_bench(
+        "train", "--model", "nequip", "--data", str(water_dataset), "--output", str(folder),
+        *settings,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return folder
+
+
+def test_training_writes_a_compiled_model_and_metrics(nequip_run):
+    compiled = nequip_framework.deployed_file(nequip_run)
+    metadata = nequip_framework.file_metadata(compiled)
+    assert metadata["type_names"].split() == ["O", "H"]
+    assert metadata["nequip_aoti_outputs"].split() == ["atomic_energy", "forces", "virial"]
+    rows = (nequip_run / "metrics.csv").read_text().splitlines()
+    assert float(rows[1].split(",")[1]) > 0
+
+
+def water_atoms(frames, t: int) -> Atoms:
+    atoms = Atoms(symbols=list(frames.species), positions=frames.positions[t], cell=frames.cell[t])
+    atoms.pbc = True
+    return atoms
+
+
+@pytest.mark.mpi
+def test_lammps_equals_nequip_python(nequip_run, water_dataset, tmp_path):
+    """pair_style mlff with the nequip-compiled file = nequip's ASE calculator on the
+    checkpoint (eager), on 1 and 2 ranks: forces, energy per atom, virial pressure."""
+    frames = read_frames(water_dataset)
+    compiled = nequip_framework.deployed_file(nequip_run)
+    calc = nequip_framework.calculator(nequip_run)
+    for t in frames.splits["test"][:2]:
+        atoms = water_atoms(frames, int(t))
+        atoms.calc = calc
+        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+        stress = atoms.get_stress(voigt=True)  # xx yy zz yz xz xy, eV/A^3, ASE sign
+        length = frames.cell[t, 0, 0]
+        data = write_water_frame(tmp_path / "frame.data", frames.positions[t], length, "atomic")
+        commands = (
+            "units metal\nboundary p p p\natom_style atomic\n"
+            f"read_data {data}\nmass 1 15.9994\nmass 2 1.008\n"
+            f"pair_style mlff {compiled}\npair_coeff * * O H\n"
+        )
+        for ranks in (1, 2):
+            lammps = run_snapshot(commands, ranks)
+            assert np.abs(lammps.forces[0] - forces).max() < 1e-5, ranks
+            assert abs(lammps.energy[0] - energy) / len(atoms) < 1e-6, ranks
+            assert np.allclose(lammps.atom_energy[0].sum(), lammps.energy[0], atol=1e-9)
+            # LAMMPS's virial pressure (bar, xx yy zz xy xz yz) = -ASE stress
+            expected = -stress[[0, 1, 2, 5, 4, 3]] * EV_PER_A3_IN_BAR
+            assert np.allclose(lammps.pressure_virial[0], expected, atol=0.05), ranks
+
+
+def compiled_predictions(compiled: Path, frames, indices) -> tuple[np.ndarray, np.ndarray]:
+    """The compiled pair_nequip file in Python with ASE's neighbour list: an evaluation
+    independent of lmp-bench test's (nequip's calculator on the checkpoint)."""
+    package = torch._inductor.aoti_load_package(str(compiled))
+    r_max = float(package.get_metadata()["r_max"])
+    types = {"O": 0, "H": 1}
+    energies, forces = [], []
+    for t in indices:
+        cell = frames.cell[t]
+        i, j, shift = primitive_neighbor_list("ijS", [True] * 3, cell, frames.positions[t], r_max)
+        inputs = [
+            torch.tensor(frames.positions[t], dtype=torch.float64),
+            torch.tensor(np.stack([i, j]), dtype=torch.int64),
+            torch.tensor([types[s] for s in frames.species], dtype=torch.int64),
+            torch.tensor(cell, dtype=torch.float64).view(1, 3, 3),
+            torch.tensor(shift, dtype=torch.float64),
+        ]
+        atomic_energy, force, _ = package(*inputs)
+        energies.append(float(atomic_energy.sum()))
+        forces.append(force.detach().numpy())
+    return np.array(energies), np.array(forces)
+
+
+def test_test_command_equals_an_independent_evaluation(nequip_run, water_dataset):
+    result = lmp_bench("test", str(nequip_run), "--data", str(water_dataset))
+    assert result.returncode == 0, result.stdout + result.stderr
+    frames = read_frames(water_dataset)
+    test = frames.splits["test"]
+    energies, forces = compiled_predictions(
+        nequip_framework.deployed_file(nequip_run), frames, test
+    )
+    reported = json.loads(result.stdout.splitlines()[-1])
+    assert reported["frames"] == len(test)
+    # compiled float32 vs eager checkpoint: agree to ~1e-7 eV/A
+    force_mae = 1000 * np.abs(forces - frames.forces[test]).mean()
+    energy_mae = 1000 * np.abs(energies - frames.energy[test]).mean()
+    assert reported["force_mae_meV_per_A"] == pytest.approx(force_mae, rel=1e-4)
+    assert reported["energy_mae_meV"] == pytest.approx(energy_mae, rel=1e-3, abs=1e-3)
+
+
+def test_water_run_through_run_and_evaluate(nequip_run, water_dataset, tmp_path):
+    """--model nequip finds the run in the model store; the run is scored by evaluate."""
+    store = tmp_path / "store" / "water" / "nequip"
+    store.mkdir(parents=True)
+    (store / "tiny").symlink_to(nequip_run)
+    # one torch thread: two threads on two busy cores are several times slower
+    env = {**os.environ, "LMP_BENCH_MODELS": str(tmp_path / "store"), "OMP_NUM_THREADS": "1"}
+    runs = {}
+    for model in ("reference", "nequip"):
+        output = tmp_path / model
+        result = lmp_bench(
+            "run", WATER, "--model", model, "--length", "0.2", "--start-from",
+            str(water_dataset), "--output", str(output), env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        (runs[model],) = output.iterdir()
+    result = lmp_bench("evaluate", str(runs["nequip"]), "--reference", str(runs["reference"]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "O-O" in result.stdout and "steps/s" in result.stdout
+
+
+def test_file_for_other_species(nequip_run, tmp_path):
+    compiled = nequip_framework.deployed_file(nequip_run)
+    with pytest.raises(ValueError, match=r"missing \['Li', 'P', 'S'\]"):
+        nequip_framework.pair_lines(compiled, ("Li", "P", "S"))
+    data = tmp_path / "argon.data"
+    data.write_text(
+        "argon\n\n1 atoms\n1 atom types\n\n0 10 xlo xhi\n0 10 ylo yhi\n0 10 zlo zhi\n\n"
+        "Atoms # atomic\n\n1 1 5 5 5\n"
+    )
+    commands = (
+        f"units metal\natom_style atomic\nread_data {data}\nmass 1 39.95\n"
+        f"pair_style mlff {compiled}\npair_coeff * * Ar\n"
+    )
+    with pytest.raises(LammpsRunError, match="'Ar', which model .* does not know; it knows: O H"):
+        run_snapshot(commands)
+
+
+def test_file_of_another_framework(lj_files, tmp_path):
+    impostor = tmp_path / "lj.nequip.pt2"
+    shutil.copy(lj_files["plain.pt2"], impostor)
+    result = lmp_bench("run", WATER, "--model", str(impostor), "--steps", "10")
+    assert result.returncode == 2
+    assert "not a nequip-compiled model" in result.stderr
+
+
+def test_missing_nequip(monkeypatch, water_dataset, capsys):
+    from lmp_bench.cli import main
+
+    monkeypatch.setitem(sys.modules, "nequip", None)  # makes `import nequip` fail
+    assert main(["train", "--model", "nequip", "--data", str(water_dataset)]) == 2
+    assert "nequip package is not installed" in capsys.readouterr().err
