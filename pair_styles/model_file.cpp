@@ -91,6 +91,15 @@ class TorchScriptModel : public ModelFile {
 
 }    // namespace
 
+std::vector<std::string> split_words(const std::string &text)
+{
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  std::string word;
+  while (in >> word) words.push_back(word);
+  return words;
+}
+
 const std::string &ModelFile::require(const std::string &key) const
 {
   auto found = metadata_.find(key);

@@ -13,6 +13,9 @@
 
 namespace lmp_bench {
 
+// Whitespace-separated words of a metadata value ("O H" -> {"O", "H"}).
+std::vector<std::string> split_words(const std::string &text);
+
 class ModelFile {
  public:
   virtual ~ModelFile() = default;

@@ -17,7 +17,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <sstream>
 
 using namespace LAMMPS_NS;
 
@@ -28,15 +27,6 @@ constexpr const char *kContractVersion = "2";
 // The comm->cutghostuser value an mlff pair style last chose (tells it from a user's own
 // comm_modify cutoff, also after the input switches to another model).
 double ghost_cutoff_we_set = -1.0;
-
-std::vector<std::string> split_words(const std::string &text)
-{
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  std::string word;
-  while (in >> word) words.push_back(word);
-  return words;
-}
 
 }    // namespace
 
@@ -110,7 +100,7 @@ void PairMLFF::load_model(const std::string &path, const std::string &device)
     model_cutoff = std::stod(model->require("cutoff"));
     message_passing_layers = std::stoi(model->require("layers"));
     conservative = model->require("forces") == "conservative";
-    species = split_words(model->require("species"));
+    species = lmp_bench::split_words(model->require("species"));
     const std::string &units = model->require("units");
     if (units != update->unit_style)
       error->all(FLERR, "Model file {} is in '{}' units but the input uses 'units {}': "

@@ -28,22 +28,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <sstream>
 
 using namespace LAMMPS_NS;
 
 namespace {
 
 enum NequipInput { kPos, kEdgeIndex, kAtomTypes, kCell, kEdgeCellShift };
-
-std::vector<std::string> words_of(const std::string &text)
-{
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  std::string word;
-  while (in >> word) words.push_back(word);
-  return words;
-}
 
 // Counts and displacements for MPI_Allgatherv of `count` items of `width` values per rank.
 int64_t gather_layout(MPI_Comm world, int64_t count, int width, std::vector<int> &counts,
@@ -74,7 +64,7 @@ void PairMLFF::load_nequip(const std::string &path)
                                          {"cell", kCell},
                                          {"edge_cell_shift", kEdgeCellShift}};
   nequip_input_order.clear();
-  for (const auto &name : words_of(model->require("nequip_aoti_inputs"))) {
+  for (const auto &name : lmp_bench::split_words(model->require("nequip_aoti_inputs"))) {
     auto found = slots.find(name);
     if (found == slots.end())
       error->all(FLERR, "nequip model {} asks for input '{}': pair_style mlff feeds nequip's "
@@ -83,7 +73,7 @@ void PairMLFF::load_nequip(const std::string &path)
                  path, name);
     nequip_input_order.push_back(found->second);
   }
-  auto outputs = words_of(model->require("nequip_aoti_outputs"));
+  auto outputs = lmp_bench::split_words(model->require("nequip_aoti_outputs"));
   auto slot_of = [&](const std::string &name) {
     auto found = std::find(outputs.begin(), outputs.end(), name);
     if (found == outputs.end())
@@ -102,7 +92,7 @@ void PairMLFF::load_nequip(const std::string &path)
                       "trained on eV and Angstrom, so the input needs 'units metal'",
                path, update->unit_style);
   model_cutoff = std::stod(model->require("r_max"));
-  species = words_of(model->require("type_names"));
+  species = lmp_bench::split_words(model->require("type_names"));
   message_passing_layers = 1;    // the gathered graph needs ghosts to one cutoff only
   conservative = true;
   owner_graph = false;
