@@ -258,6 +258,11 @@ def train(data: str | Path, settings: list[str], output: Path | None = None) -> 
     print(f"lmp-bench: nequip-train in {folder} (log: train.log)", flush=True)
     command = [_tool("nequip-train"), "-cp", str(folder), "-cn", "config.yaml"]
     _run_tool(command + [f"hydra.run.dir={folder}"], folder / "train.log", "nequip-train")
+    if not (folder / CHECKPOINT).is_file():
+        raise NequipError(
+            f"nequip-train ended without writing {folder / CHECKPOINT} (stopped before its first "
+            f"validation?): see {folder / 'train.log'}"
+        )
     compile_checkpoint(folder / CHECKPOINT, folder / DEPLOYED, "pair_nequip")
     scores = test(folder, data, "val")
     with (folder / "metrics.csv").open("w", newline="") as stream:
