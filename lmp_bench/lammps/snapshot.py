@@ -26,7 +26,6 @@ PROBES = """
 compute lmpb_pe all pe
 compute lmpb_press all pressure NULL virial
 compute lmpb_pe_atom all pe/atom
-compute lmpb_stress_atom all stress/atom NULL virial
 thermo_style custom step pe ke etotal press
 thermo_modify norm no
 """
@@ -57,10 +56,12 @@ def run_snapshot(
     segments: list[int] | None = None,
     timeout: float = 600,
     energy_terms: tuple[str, ...] = (),
+    atom_virial: bool = True,
 ) -> Snapshot:
     """Run `commands` (units, box, atoms, pair style) on `ranks` MPI ranks, in a scratch
     folder (files the commands write stay there). `energy_terms` are thermo keywords
-    (ebond, eangle, ...) recorded too."""
+    (ebond, eangle, ...) recorded too. `atom_virial=False` skips compute stress/atom
+    (NaN instead), which some pair styles refuse (deepmd's asks for centroid/stress/atom)."""
     with tempfile.TemporaryDirectory(prefix="lmpb-snap-") as scratch:
         spec_path = Path(scratch) / "spec.json"
         out_path = Path(scratch) / "out.npz"
@@ -70,6 +71,7 @@ def run_snapshot(
             "segments": segments or [],
             "log": str(log_path),
             "terms": list(energy_terms),
+            "atom_virial": atom_virial,
         }
         spec_path.write_text(json.dumps(spec))
         worker, env = worker_launch(
@@ -93,7 +95,7 @@ def error_lines(log: str, output: str) -> str:
     return "\n".join(dict.fromkeys(errors)) or "\n".join(output.splitlines()[-20:])
 
 
-def _record(lmp, rows: dict[str, list], terms: list[str]) -> None:
+def _record(lmp, rows: dict[str, list], terms: list[str], atom_virial: bool) -> None:
     nat = lmp.get_natoms()
 
     def per_atom(values, width: int) -> np.ndarray:
@@ -106,7 +108,11 @@ def _record(lmp, rows: dict[str, list], terms: list[str]) -> None:
     rows["forces"].append(per_atom(lmp.gather_atoms("f", 1, 3), 3))
     rows["positions"].append(per_atom(lmp.gather("c_lmpb_unwrap", 1, 3), 3))
     rows["atom_energy"].append(per_atom(lmp.gather("c_lmpb_pe_atom", 1, 1), 1)[:, 0])
-    rows["atom_virial"].append(per_atom(lmp.gather("c_lmpb_stress_atom", 1, 6), 6))
+    rows["atom_virial"].append(
+        per_atom(lmp.gather("c_lmpb_stress_atom", 1, 6), 6)
+        if atom_virial
+        else np.full((nat, 6), np.nan)
+    )
     for term in terms:
         rows.setdefault(f"term_{term}", []).append(lmp.get_thermo(term))
 
@@ -119,17 +125,18 @@ def _worker(spec_path: str, out_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     comm = MPI.COMM_WORLD
     lmp = start_lammps(["-screen", "none", "-log", spec["log"], "-nocite"], comm=comm)
+    stress = "compute lmpb_stress_atom all stress/atom NULL virial\n" * spec["atom_virial"]
     lmp.commands_string(
-        spec["commands"] + PROBES + "compute lmpb_unwrap all property/atom xu yu zu\n"
+        spec["commands"] + PROBES + stress + "compute lmpb_unwrap all property/atom xu yu zu\n"
     )
     rows: dict[str, list] = {
         key: [] for key in Snapshot.__dataclass_fields__ if key not in ("log", "terms")
     }
     lmp.command("run 0")
-    _record(lmp, rows, spec["terms"])
+    _record(lmp, rows, spec["terms"], spec["atom_virial"])
     for steps in spec["segments"]:
         lmp.command(f"run {steps} pre no post no")
-        _record(lmp, rows, spec["terms"])
+        _record(lmp, rows, spec["terms"], spec["atom_virial"])
     if comm.rank == 0:
         np.savez(out_path, **{key: np.asarray(value) for key, value in rows.items()})
     lmp.close()
