@@ -35,9 +35,11 @@ namespace {
 
 enum NequipInput { kPos, kEdgeIndex, kAtomTypes, kCell, kEdgeCellShift };
 
-// Counts and displacements for MPI_Allgatherv of `count` items of `width` values per rank.
-int64_t gather_layout(MPI_Comm world, int64_t count, int width, std::vector<int> &counts,
-                      std::vector<int> &displs)
+// Counts and displacements for MPI_Allgatherv of `count` items per rank, both for one
+// value per item and for three (coordinates, shifts); one MPI_Allgather of the counts.
+int64_t gather_layout(MPI_Comm world, int64_t count, std::vector<int> &counts,
+                      std::vector<int> &displs, std::vector<int> &counts3,
+                      std::vector<int> &displs3)
 {
   int nprocs = 0;
   MPI_Comm_size(world, &nprocs);
@@ -45,10 +47,14 @@ int64_t gather_layout(MPI_Comm world, int64_t count, int width, std::vector<int>
   MPI_Allgather(&count, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, world);
   counts.resize(nprocs);
   displs.resize(nprocs);
+  counts3.resize(nprocs);
+  displs3.resize(nprocs);
   int64_t total = 0;
   for (int r = 0; r < nprocs; r++) {
-    counts[r] = static_cast<int>(all[r] * width);
-    displs[r] = static_cast<int>(total * width);
+    counts[r] = static_cast<int>(all[r]);
+    displs[r] = static_cast<int>(total);
+    counts3[r] = 3 * counts[r];
+    displs3[r] = 3 * displs[r];
     total += all[r];
   }
   return total;
@@ -120,16 +126,14 @@ void PairMLFF::gather_system()
     my_tags[i] = atom->tag[i];
     my_types[i] = type_to_species[atom->type[i]];
   }
-  std::vector<int> counts, displs;
-  const int64_t natoms = gather_layout(world, nlocal, 1, counts, displs);
+  std::vector<int> counts, displs, counts3, displs3;
+  const int64_t natoms = gather_layout(world, nlocal, counts, displs, counts3, displs3);
   all_tags.resize(natoms);
   all_types.resize(natoms);
   MPI_Allgatherv(my_tags.data(), nlocal, MPI_INT64_T, all_tags.data(), counts.data(),
                  displs.data(), MPI_INT64_T, world);
   MPI_Allgatherv(my_types.data(), nlocal, MPI_INT64_T, all_types.data(), counts.data(),
                  displs.data(), MPI_INT64_T, world);
-  std::vector<int> counts3, displs3;
-  gather_layout(world, nlocal, 3, counts3, displs3);
   all_x.resize(3 * natoms);
   MPI_Allgatherv(atom->x[0], 3 * nlocal, MPI_DOUBLE, all_x.data(), counts3.data(),
                  displs3.data(), MPI_DOUBLE, world);
@@ -170,8 +174,7 @@ void PairMLFF::compute_nequip()
   }
   std::vector<int> counts, displs, counts3, displs3;
   const int64_t my_edges = static_cast<int64_t>(my_src.size());
-  const int64_t nedges = gather_layout(world, my_edges, 1, counts, displs);
-  gather_layout(world, my_edges, 3, counts3, displs3);
+  const int64_t nedges = gather_layout(world, my_edges, counts, displs, counts3, displs3);
   auto edge_index = torch::empty({2, nedges}, torch::kInt64);
   auto edge_shift = torch::empty({nedges, 3}, torch::kFloat64);
   MPI_Allgatherv(my_src.data(), static_cast<int>(my_edges), MPI_INT64_T,
