@@ -30,13 +30,15 @@ def resolve_model(args: argparse.Namespace, system: str):
     name = framework_name(args.model) or framework_of_path(args.model)
     if name is not None:
         tools = framework(name)
-        path = tools.model_file(args.model, system, args.device)
+        path = tools.model_file(args.model, system, args.device or "cpu")
         return Model(path, tools.species_of(path), framework=name)
     if args.model.lower() in ZOO or args.model.lower() in ALIASES:
-        path = trained_model_file(args.model, system, args.device)
+        path = trained_model_file(args.model, system, args.device or "cpu")
     else:
-        path = model_file_for(args.model, args.device)
-    return Model(path, tuple(read_metadata(path)["species"].split()))
+        path = model_file_for(args.model, args.device or "cpu")
+    metadata = read_metadata(path)
+    device = args.device or metadata.get("device", "cpu")  # default: where the file runs
+    return Model(path, tuple(metadata["species"].split()), device=device)
 
 
 def test_frame_starts(dataset: str, replicas: int, seed: int) -> dict:
@@ -109,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "length_ps": steps * system.timestep_ps,
         "timestep_ps": system.timestep_ps,
         "ranks": args.ranks,
-        "device": args.device,
+        "device": model.device or args.device or "cpu",
         "reference": args.reference,
         "seeds": [args.seed + k for k in range(args.replicas)],
         "start_from": args.start_from,
@@ -142,7 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
         print(
             f"lmp-bench: replica {k + 1}: {status.state} after {status.time_ps:g} ps, "
-            f"{status.steps_per_second:.1f} steps/s ({args.device}, {args.ranks} rank(s))"
+            f"{status.steps_per_second:.1f} steps/s ({manifest['device']}, {args.ranks} rank(s))"
             + (f": {status.reason}" if status.reason else "")
         )
     print(f"lmp-bench: results in {folder}")
@@ -313,7 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start-from", help="dataset (.h5): replicas start from random test frames")
     run.add_argument("--ranks", type=int, default=1, help="MPI ranks (domain decomposition)")
     run.add_argument("--seed", type=int, default=4928, help="velocity seed of replica 1")
-    run.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    run.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        help="where the model runs (with cuda, MPI rank k takes GPU k mod the GPU count); "
+        "default: the model file's own device, cpu for the models lmp-bench exports",
+    )
     run.add_argument("--output", default="results", help="folder for result folders")
     run.set_defaults(handler=cmd_run)
 

@@ -14,8 +14,10 @@ Metadata travels inside the file; pair_styles/README.md lists the keys.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -139,10 +141,23 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     """The lmp-bench metadata stored in a .pt2 or .pt model file."""
     path = Path(path)
     if path.suffix == ".pt2":
-        loaded = torch._inductor.aoti_load_package(str(path))
-        return dict(loaded.get_metadata())
+        return aoti_metadata(path)
     extra = {TORCHSCRIPT_METADATA_FILE: ""}
     torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     text = extra[TORCHSCRIPT_METADATA_FILE]
     text = text.decode() if isinstance(text, bytes) else text
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def aoti_metadata(path: Path) -> dict[str, str]:
+    """Metadata of an AOTInductor package, read from its JSON inside the zip: loading the
+    package would need the device it was compiled for (and crashed on a CUDA package)."""
+    try:
+        with zipfile.ZipFile(path) as package:
+            names = [n for n in package.namelist() if n.endswith("wrapper_metadata.json")]
+            text = package.read(names[0]) if names else None
+    except zipfile.BadZipFile:
+        text = None
+    if text is None:
+        raise ExportError(f"{path} is not an AOTInductor model package (.pt2): re-export it")
+    return {key: str(value) for key, value in json.loads(text).items()}

@@ -3,6 +3,9 @@ the same atoms; LAMMPS's own `displace_atoms random` depends on the number of ra
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -70,4 +73,18 @@ def deck(
     return (
         f"units metal\nboundary {boundary}\natom_style atomic\natom_modify map array\n"
         f"read_data {data_file}\n{mass_lines}{pair_lines}\n{extra}"
+    )
+
+
+def lmp_bench(
+    *args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 1200
+) -> subprocess.CompletedProcess:
+    """The lmp-bench CLI in a fresh process, as users run it; `env` adds to os.environ."""
+    return subprocess.run(
+        [sys.executable, "-m", "lmp_bench.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from systems import lmp_bench
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def lmp_bench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lmp_bench.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def run_argon(output: Path, model: Path, steps: int, ranks: int = 1):
@@ -66,6 +55,16 @@ def test_run_argon_deck(tmp_path, lj_files, ranks):
     frames = (folder / "replica-0" / "trajectory.lammpstrj").read_text().count("ITEM: TIMESTEP")
     assert frames == 3  # steps 0, 100, 200
     assert "steps/s" in result.stdout
+
+
+def test_run_device_reaches_the_pair_style(tmp_path, lj_files):
+    """--device cuda with a file compiled for the CPU: the plugin's named error (no GPU
+    needed to see that the option arrived)."""
+    result = lmp_bench(
+        "run", str(ROOT / "inputs" / "argon.in"), "--model", str(lj_files["plain.pt2"]),
+        "--steps", "10", "--device", "cuda", "--output", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 2 and "was compiled for 'cpu'" in result.stderr
 
 
 def test_run_with_unknown_model_name_names_the_choices(tmp_path):

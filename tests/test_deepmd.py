@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from systems import deck
+from systems import deck, lmp_bench
 
 from lmp_bench import cli
 from lmp_bench.data.frames_file import FrameSet, read_frames, write_frames
@@ -50,16 +50,6 @@ pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("deepmd") is None,
     reason="deepmd-kit is not installed: run `lmp-bench setup deepmd`",
 )
-
-
-def lmp_bench(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lmp_bench.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "OMP_NUM_THREADS": THREADS, **(env or {})},
-    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -284,11 +274,27 @@ def test_lmp_bench_test_equals_an_independent_evaluation(run, frozen, water_data
 
 def test_water_run_and_evaluate(frozen, tmp_path):
     reference = lmp_bench(
-        "run", WATER, "--model", "reference", "--length", "0.5", "--output", str(tmp_path / "ref")
+        "run",
+        WATER,
+        "--model",
+        "reference",
+        "--length",
+        "0.5",
+        "--output",
+        str(tmp_path / "ref"),
+        env={"OMP_NUM_THREADS": THREADS},
     )
     assert reference.returncode == 0, reference.stdout + reference.stderr
     result = lmp_bench(
-        "run", WATER, "--model", str(frozen), "--length", "0.5", "--output", str(tmp_path / "dp")
+        "run",
+        WATER,
+        "--model",
+        str(frozen),
+        "--length",
+        "0.5",
+        "--output",
+        str(tmp_path / "dp"),
+        env={"OMP_NUM_THREADS": THREADS},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (folder,) = (tmp_path / "dp").iterdir()

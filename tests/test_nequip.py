@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,15 +16,16 @@ import pytest
 import torch
 from ase import Atoms
 from ase.neighborlist import primitive_neighbor_list
+from systems import lmp_bench
 
 from lmp_bench.data.frames_file import read_frames
 from lmp_bench.data.water import write_water_frame
 from lmp_bench.frameworks import nequip as nequip_framework
 from lmp_bench.lammps.snapshot import LammpsRunError, run_snapshot
+from lmp_bench.units import EV_PER_A3_IN_BAR
 
 ROOT = Path(__file__).resolve().parents[1]
 WATER = str(ROOT / "inputs" / "water.in")
-EV_PER_A3_IN_BAR = 1.602176634e6
 TINY = [
     "r_max=4.0",
     "num_layers=2",
@@ -34,16 +34,6 @@ TINY = [
     "radial_mlp_width=16",
     "max_epochs=3",
 ]
-
-
-def lmp_bench(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lmp_bench.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        **kwargs,
-    )
 
 
 @pytest.fixture(scope="module")

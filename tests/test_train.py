@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from systems import lmp_bench
 
 from lmp_bench.data.frames_file import read_frames
 from lmp_bench.data.water import write_water_frame
@@ -22,16 +23,6 @@ from lmp_bench.train.checkpoint import load_checkpoint, model_from_checkpoint
 from lmp_bench.train.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def lmp_bench(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lmp_bench.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def metrics(folder: Path) -> list[dict]:

@@ -16,18 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from systems import lmp_bench
 
+from lmp_bench.data.make_water import frames_from_dump
+from lmp_bench.data.water import write_water_frame
 from lmp_bench.evaluate import evaluate
+from lmp_bench.lammps.snapshot import run_snapshot
 from lmp_bench.observables import read_lammps_dump
+from lmp_bench.systems import classical_water_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 WATER = str(ROOT / "inputs" / "water.in")
-
-
-def lmp_bench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lmp_bench.cli", *args], capture_output=True, text=True, timeout=900
-    )
 
 
 def run_folder(*args: str, output: Path) -> Path:
@@ -175,6 +174,19 @@ def test_reference_runs_over_two_ranks(tmp_path):
     log = (folder / "replica-0" / "log.lammps").read_text()
     grid = re.search(r"(\d+) by (\d+) by (\d+) MPI processor grid", log)
     assert grid and np.prod([int(g) for g in grid.groups()]) == 2
+
+
+def test_reference_dumps_its_force_fields_own_forces(reference, tmp_path):
+    """The reference's Langevin term moves the atoms but stays out of the dumped forces (the
+    data labels): dumped forces = SPC/Fw alone, LAMMPS run 0 without any thermostat, on the
+    dumped positions. Langevin's random forces alone are ~0.4 eV/A per atom and step."""
+    frames = frames_from_dump(reference / "replica-0" / "trajectory.lammpstrj", 0.001, 0)
+    last = len(frames) - 1
+    data = write_water_frame(tmp_path / "frame.data", frames.unwrapped_positions[last], 12.4429)
+    commands = "units metal\natom_style full\nboundary p p p\n" + f"read_data {data}\n"
+    forces = run_snapshot(commands + classical_water_lines("spcfw-mdsim", minimize=False)).forces
+    assert np.abs(forces[0] - frames.forces[last]).max() < 1e-5  # eV/A
+    assert np.abs(frames.forces[last]).max() > 1.0
 
 
 def test_trajectory_opens_in_ovito_and_ase_alike(reference):

@@ -6,15 +6,20 @@ paper-sized ones), with random weights, on a water-64 frame built by lmp-bench.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from ase import Atoms
 
 from lmp_bench.data.water import build_water, write_water_frame
 from lmp_bench.export import export
 from lmp_bench.lammps.snapshot import run_snapshot
+from lmp_bench.models.calculator import ModelCalculator
 from lmp_bench.models.graph import evaluate
 from lmp_bench.models.zoo import ZOO, build
+from lmp_bench.units import EV_PER_A3_IN_BAR
 
 SPECIES = ["O", "H"]
 WATER_SPECIES = np.tile([0, 1, 1], 64)
@@ -107,6 +112,16 @@ def exported(name: str, zoo_files: dict, model_dir) -> tuple[torch.nn.Module, ob
     return zoo_files[name]
 
 
+def water_commands(positions: np.ndarray, length: float, model: Path, folder: Path) -> str:
+    """LAMMPS lines: the water frame (metal units) run by `model` through pair_style mlff."""
+    data = write_water_frame(folder / "water.data", positions, length, "atomic")
+    return (
+        "units metal\nboundary p p p\natom_style atomic\n"
+        f"read_data {data}\nmass 1 15.9994\nmass 2 1.008\n"
+        f"pair_style mlff {model}\npair_coeff * * O H\n"
+    )
+
+
 # AOTInductor needs 5-15 min to compile each triplet model (inductor codegen of ~10^4
 # fused kernels), too long for every CI run: they run with `pytest -m slow`.
 TRIPLET_MODELS = {"dimenet++", "spherenet", "gemnet-t", "gemnet-dt"}
@@ -124,12 +139,7 @@ def test_lammps_equals_python(name, water, zoo_files, model_dir, tmp_path):
     """Forces through the plugin = the same model in Python, float32, 1 and 2 ranks."""
     model, path = exported(name, zoo_files, model_dir)
     positions, length = water
-    data = write_water_frame(tmp_path / "water.data", positions, length, "atomic")
-    commands = (
-        "units metal\nboundary p p p\natom_style atomic\n"
-        f"read_data {data}\nmass 1 15.9994\nmass 2 1.008\n"
-        f"pair_style mlff {path}\npair_coeff * * O H\n"
-    )
+    commands = water_commands(positions, length, path, tmp_path)
     python = evaluate(
         model, positions % length, WATER_SPECIES, np.eye(3) * length, dtype=torch.float32
     )
@@ -137,3 +147,21 @@ def test_lammps_equals_python(name, water, zoo_files, model_dir, tmp_path):
         lammps = run_snapshot(commands, ranks)
         assert np.abs(lammps.forces[0] - python["forces"]).max() < 1e-5, ranks
         assert lammps.energy[0] == pytest.approx(python["energy"], abs=1e-4), ranks
+
+
+def test_ase_calculator_equals_lammps(water, zoo_files, model_dir, tmp_path):
+    """The ASE calculator (eager model, ASE's neighbour list) = the exported model in LAMMPS:
+    energy, forces, and stress = -(LAMMPS's virial pressure)."""
+    model, path = exported("schnet", zoo_files, model_dir)
+    positions, length = water
+    atoms = Atoms("OH2" * 64, positions=positions % length, cell=np.eye(3) * length, pbc=True)
+    atoms.calc = ModelCalculator(model, dtype=torch.float32)
+    lammps = run_snapshot(water_commands(positions, length, path, tmp_path))
+    assert np.abs(atoms.get_forces() - lammps.forces[0]).max() < 1e-5  # eV/A
+    assert atoms.get_potential_energy() == pytest.approx(lammps.energy[0], abs=1e-4)  # eV
+    pressure = lammps.pressure_virial[0][[0, 1, 2, 5, 4, 3]] / EV_PER_A3_IN_BAR  # xx..xy
+    assert np.abs(atoms.get_stress() + pressure).max() < 1e-7  # eV/A^3
+    assert np.abs(pressure).max() > 1e-5
+    atoms.set_chemical_symbols(["C"] * len(atoms))
+    with pytest.raises(ValueError, match="element.*'C'.*model's species"):
+        atoms.get_forces()

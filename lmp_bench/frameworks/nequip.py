@@ -285,14 +285,14 @@ def owns(path: Path) -> bool:
 
 def file_metadata(path: Path) -> dict[str, str]:
     """Metadata of a compiled nequip file; a clear error for anything else."""
-    import torch
+    from lmp_bench.export import ExportError, aoti_metadata
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"nequip model file {path} does not exist")
     try:
-        metadata = dict(torch._inductor.aoti_load_package(str(path)).get_metadata())
-    except Exception as err:  # torch raises several types for a foreign file
+        metadata = aoti_metadata(path)
+    except ExportError as err:
         raise ValueError(
             f"{path} is not an AOTInductor file (nequip-compile --mode aotinductor): {err}"
         ) from err

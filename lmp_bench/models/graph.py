@@ -28,27 +28,30 @@ def evaluate(
     cell: np.ndarray | None = None,
     pbc: tuple[bool, bool, bool] = (True, True, True),
     dtype: torch.dtype = torch.float64,
+    device: str = "cpu",
 ) -> dict[str, np.ndarray | float]:
     """Energy (eV), forces (eV/A) and global virial (3x3, eV, LAMMPS sign) of a model
-    (zero for direct-force models)."""
+    (zero for direct-force models). The module must already be on `device`; the neighbour
+    list is built on the CPU."""
     edge_index, vectors = neighbor_graph(positions, cell, pbc, float(module.cutoff))
-    vectors = vectors.to(dtype).requires_grad_(True)
+    edge_index = edge_index.to(device)
+    vectors = vectors.to(device, dtype).requires_grad_(True)
     n_atoms = len(positions)
-    output = module(torch.as_tensor(species, dtype=torch.long), edge_index, vectors)
+    output = module(torch.as_tensor(species, dtype=torch.long, device=device), edge_index, vectors)
     if getattr(module, "direct_forces", False):
         atom_energy, forces = output  # direct-force models have no virial
-        atom_virial = torch.zeros(n_atoms, 6, dtype=dtype)
+        atom_virial = torch.zeros(n_atoms, 6, dtype=dtype, device=device)
     else:
         atom_energy = output
-        everything = torch.ones(n_atoms, dtype=torch.bool)
+        everything = torch.ones(n_atoms, dtype=torch.bool, device=device)
         forces, atom_virial = derivatives_from_edges(
             atom_energy, everything, edge_index, vectors, n_atoms
         )
-    v = atom_virial.sum(0).detach().double().numpy()
+    v = atom_virial.sum(0).detach().double().cpu().numpy()
     virial = np.array([[v[0], v[3], v[4]], [v[3], v[1], v[5]], [v[4], v[5], v[2]]])
     return {
         "energy": float(atom_energy.detach().sum()),
-        "atom_energy": atom_energy.detach().double().numpy(),
-        "forces": forces.detach().double().numpy(),
+        "atom_energy": atom_energy.detach().double().cpu().numpy(),
+        "forces": forces.detach().double().cpu().numpy(),
         "virial": virial,
     }
