@@ -41,18 +41,32 @@ def resolve_model(args: argparse.Namespace, system: str):
     return Model(path, tuple(metadata["species"].split()), device=device)
 
 
+def store_system(args: argparse.Namespace, system) -> str:
+    """Which models fit this run: the deck's system, or for molecules the dataset's
+    (md17-ethanol: a model trained on one molecule runs that molecule only)."""
+    if not (system.molecule and args.start_from):
+        return system.name
+    from lmp_bench.data.frames_file import read_frames
+
+    return read_frames(args.start_from).attributes.get("system", system.name)
+
+
 def test_frame_starts(dataset: str, replicas: int, seed: int) -> dict:
-    """{replica: (frame index, positions)} from distinct random frames of the test split."""
+    """{replica: (frame index, StartFrame)} from distinct random frames of the test split."""
     import numpy as np
 
     from lmp_bench.data.frames_file import read_frames
+    from lmp_bench.systems import StartFrame
 
     frames = read_frames(dataset)
     test = frames.splits.get("test", np.arange(len(frames)))
     if len(test) < replicas:
         raise ValueError(f"{dataset} has {len(test)} test frames for {replicas} replicas")
     chosen = np.random.default_rng(seed).choice(test, replicas, replace=False)
-    return {k: (int(i), frames.unwrapped_positions[i]) for k, i in enumerate(chosen)}
+    return {
+        k: (int(i), StartFrame(frames.unwrapped_positions[i], frames.species, frames.cell[i]))
+        for k, i in enumerate(chosen)
+    }
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -68,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     deck = Path(args.deck)
     system = system_for_deck(deck)
     ensure_plugin(verbose=True)
-    model = resolve_model(args, system.name)
+    model = resolve_model(args, store_system(args, system))
     steps = args.steps or round((args.length or system.default_length_ps) / system.timestep_ps)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = (Path(args.output) / f"{system.name}-{model.label}-{stamp}").resolve()
@@ -76,10 +90,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     starts = test_frame_starts(args.start_from, args.replicas, args.seed) if args.start_from else {}
     if starts:  # one start structure per replica: distinct test frames of a dataset
         replica_variables = []
-        for k, (_, positions) in sorted(starts.items()):
+        for k, (_, start) in sorted(starts.items()):
             (folder / f"start-{k}").mkdir()
             replica_variables.append(
-                system.prepare(folder / f"start-{k}", model, args.molecules, args.seed, positions)
+                system.prepare(folder / f"start-{k}", model, args.molecules, args.seed, start)
             )
     else:  # every replica from the same built box, with its own velocity seed
         replica_variables = [system.prepare(folder, model, args.molecules, args.seed)]
@@ -107,6 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "model_sha256": sha256_of(model.file) if model.file else None,
         "variant": model.variant if model.file is None else None,
         "molecules": args.molecules,
+        "type_species": replica_variables[0].get("type_species", " ".join(system.type_species)),
         "steps": steps,
         "length_ps": steps * system.timestep_ps,
         "timestep_ps": system.timestep_ps,
@@ -161,6 +176,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_data_make(args: argparse.Namespace) -> int:
+    if args.system != "water":
+        return make_molecule_stand_in(args)
     from lmp_bench.data.make_water import make_water_dataset
 
     out = Path(args.output or f"water-{args.molecules}-{args.variant}-{args.dataset}.h5")
@@ -184,6 +201,23 @@ def cmd_data_make(args: argparse.Namespace) -> int:
     return 0
 
 
+def make_molecule_stand_in(args: argparse.Namespace) -> int:
+    """MD17-like data offline: GFN2-xTB (tblite) MD at 500 K, named a stand-in."""
+    try:
+        from lmp_bench.data.make_molecule import SOURCE, make_molecule_dataset
+    except ImportError as err:
+        raise RuntimeError(
+            f"the MD17 stand-in needs tblite ({err}): pip install tblite==0.8.0"
+        ) from err
+    frames = args.frames or 1000
+    out = Path(args.output or f"{args.system}-xtb-{frames}.h5")
+    print(f"lmp-bench: {SOURCE}; {frames} frames -> {out}")
+    data = make_molecule_dataset(out, args.system.removeprefix("md17-"), frames, args.seed)
+    sizes = ", ".join(f"{name} {len(idx)}" for name, idx in data.splits.items())
+    print(f"lmp-bench: {len(data)} frames ({sizes}) written to {out}")
+    return 0
+
+
 def cmd_data_export(args: argparse.Namespace) -> int:
     from lmp_bench.data.formats import write_deepmd, write_extxyz
     from lmp_bench.data.frames_file import read_frames
@@ -194,12 +228,44 @@ def cmd_data_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_published(path: Path):
+    """A published data file as a FrameSet: the paper's .npy (water) or sGDML's MD17 .npz."""
+    from lmp_bench.data.formats import read_mdsim_npy, read_sgdml_npz
+    from lmp_bench.data.frames_file import DataFileError
+
+    readers = {".npy": read_mdsim_npy, ".npz": read_sgdml_npz}
+    if path.suffix not in readers:
+        raise DataFileError(
+            f"{path}: import reads the paper's .npy files (water, alanine) and sGDML MD17 .npz "
+            "files"
+        )
+    return readers[path.suffix](path)
+
+
 def cmd_data_import(args: argparse.Namespace) -> int:
-    from lmp_bench.data.formats import read_mdsim_npy
     from lmp_bench.data.frames_file import write_frames
 
-    frames = read_mdsim_npy(args.file)
+    frames = read_published(Path(args.file))
     print(f"lmp-bench: {len(frames)} frames -> {write_frames(frames, Path(args.output))}")
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from lmp_bench.data.fetch import DATASETS, fetch
+    from lmp_bench.data.frames_file import write_frames
+
+    path = fetch(args.name, Path(args.folder))
+    if DATASETS[args.name].sha256 is None:
+        print(f"lmp-bench: {path}: no published checksum to verify; its sha256 is in {path}.sha256")
+    if args.name.startswith("md17-") or args.name == "water":
+        out = path.with_suffix(".h5")
+        frames = read_published(path)
+        print(f"lmp-bench: {len(frames)} frames -> {write_frames(frames, out)}")
+    else:
+        print(
+            f"lmp-bench: fetched {path} ({DATASETS[args.name].units}); lmp-bench reads it "
+            "with the benchmark of that system"
+        )
     return 0
 
 
@@ -384,8 +450,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="make, export and import datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True)
-    make = data_commands.add_parser("make", help="make reference data with LAMMPS")
-    make.add_argument("system", choices=["water"])
+    make = data_commands.add_parser(
+        "make", help="make reference data: water with LAMMPS, MD17 stand-ins with GFN2-xTB"
+    )
+    make.add_argument(
+        "system",
+        choices=["water", "md17-aspirin", "md17-ethanol", "md17-naphthalene", "md17-salicylic"],
+    )
     make.add_argument("--molecules", type=int, default=64, help="64 or 512")
     make.add_argument(
         "--variant",
@@ -396,7 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument(
         "--frames", type=int, help="total frames for a small set (half train+val, half test)"
     )
-    make.add_argument("--equilibrate", type=float, default=10.0, help="ps dropped first")
+    make.add_argument(
+        "--equilibrate", type=float, default=10.0, help="ps dropped first (water only)"
+    )
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--ranks", type=int, default=1)
     make.add_argument("-o", "--output", help="dataset file (.h5)")
@@ -407,10 +480,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--split", choices=["train", "val", "test"])
     export.add_argument("-o", "--output", required=True)
     export.set_defaults(handler=cmd_data_export)
-    imported = data_commands.add_parser("import-mdsim", help="read the paper's .npy data")
-    imported.add_argument("file", help="pickled-dict .npy (water or alanine, kcal/mol)")
+    imported = data_commands.add_parser(
+        "import", aliases=["import-mdsim"], help="published data files -> dataset file"
+    )
+    imported.add_argument(
+        "file", help="the paper's pickled-dict .npy (water, alanine) or an sGDML MD17 .npz"
+    )
     imported.add_argument("-o", "--output", required=True, help="dataset file (.h5)")
     imported.set_defaults(handler=cmd_data_import)
+    fetched = data_commands.add_parser(
+        "fetch", help="download a published dataset (resumes; MD17 and water become .h5)"
+    )
+    fetched.add_argument(
+        "name", help="md17-aspirin|md17-ethanol|md17-naphthalene|md17-salicylic|lips|alanine|water"
+    )
+    fetched.add_argument("--folder", default="data", help="where the files go")
+    fetched.set_defaults(handler=cmd_data_fetch)
     return parser
 
 

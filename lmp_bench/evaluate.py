@@ -1,7 +1,9 @@
-"""Score a run folder against a reference run: stability, RDF error, diffusivity, speed.
+"""Score a run folder against a reference: stability, structure, diffusivity, speed.
 
-Every observable uses only the stable part of a replica (design.md); diffusivity only
-for replicas stable for at least the system's diffusion time.
+Periodic systems (water) are scored against a reference run folder: RDF stability, RDF
+error, diffusivity. Molecules (md17) against their dataset file: bond-length stability
+and h(r) error. Every observable uses only the stable part of a replica (design.md);
+diffusivity only for replicas stable for at least the system's diffusion time.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lmp_bench.observables import RDF, Diffusivity, Frames, RDFStability, read_lammps_dump
+from lmp_bench.observables.distances import BondStability, DistanceHistogram
 from lmp_bench.systems import SYSTEMS, System
 
 
@@ -34,9 +37,10 @@ def replica_folders(folder: Path) -> list[Path]:
     return replicas
 
 
-def replica_frames(replica: Path, system: System) -> Frames:
+def replica_frames(replica: Path, system: System, species: list[str] | None = None) -> Frames:
+    """A replica's dump as frames; `species`: element of each atom type (the run's)."""
     return read_lammps_dump(
-        replica / "trajectory.lammpstrj", list(system.type_species), system.timestep_ps
+        replica / "trajectory.lammpstrj", species or list(system.type_species), system.timestep_ps
     )
 
 
@@ -94,9 +98,79 @@ def mean_std(values: list) -> dict | None:
     return {"mean": float(np.mean(present)), "std": float(np.std(present)), "n": len(present)}
 
 
+def dataset_reference(path: Path) -> Frames:
+    """Every frame of a molecule dataset file, as frames (the reference of h(r) and bonds)."""
+    from lmp_bench.data.frames_file import read_frames
+
+    data = read_frames(path)
+    if np.abs(data.cell).sum() > 0:
+        raise RunFolderError(
+            f"{path} is a periodic dataset; a molecule run is scored against its molecule dataset"
+        )
+    return Frames(data.unwrapped_positions, np.asarray(data.species), np.zeros((3, 3)), data.time)
+
+
+def score_molecule_replica(
+    replica: Path, system: System, species: list[str], reference: Frames, reference_h: np.ndarray
+) -> dict:
+    frames = replica_frames(replica, system, species)
+    if list(frames.species) != list(reference.species):
+        raise RunFolderError(
+            f"{replica} holds atoms {''.join(frames.species)} but the reference dataset has "
+            f"{''.join(reference.species)}: score a run against the dataset of its own molecule"
+        )
+    stability = BondStability(reference).compute(frames)
+    stable = frames.head(max(stability.stable_frames, 1))
+    status_path = replica / "status.json"
+    status = json.loads(status_path.read_text()) if status_path.exists() else {}
+    return {
+        "replica": replica.name,
+        "state": status.get("state", "unknown (killed?)"),
+        "simulated_ps": float(frames.times[-1] - frames.times[0]),
+        "stability_ps": stability.stable_time_ps,
+        "h_mae": DistanceHistogram().compute(stable).mae(reference_h),
+        "steps_per_second": status.get("steps_per_second"),
+    }
+
+
+def evaluate_molecule(folder: Path, reference: Path, manifest: dict, system: System) -> dict:
+    """Bond-length stability and h(r) error of every replica against the dataset."""
+    if not reference.is_file():
+        raise RunFolderError(
+            f"a {system.name} run is scored against its dataset file (.h5), not {reference}"
+        )
+    frames = dataset_reference(reference)
+    reference_h = DistanceHistogram().compute(frames).h
+    species = manifest["type_species"].split()
+    replicas = [
+        score_molecule_replica(r, system, species, frames, reference_h)
+        for r in replica_folders(folder)
+    ]
+    return {
+        "replicas": replicas,
+        "summary": {
+            key: mean_std([r[key] for r in replicas])
+            for key in ("stability_ps", "h_mae", "steps_per_second")
+        },
+    }
+
+
 def evaluate(folder: Path, reference: Path) -> dict:
     """Metrics of every replica in `folder` and their mean/std; written to metrics.json."""
     manifest = read_manifest(folder)
+    run_system = SYSTEMS[manifest["system"]]
+    if run_system.molecule:
+        scores = evaluate_molecule(folder, Path(reference), manifest, run_system)
+        metrics = {
+            "run": str(folder),
+            "reference": str(reference),
+            "system": run_system.name,
+            "model": manifest.get("model"),
+            "device": manifest.get("device"),
+            **scores,
+        }
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        return metrics
     system, reference_rdf, reference_d = reference_observables(reference)
     if manifest["system"] != system.name:
         raise RunFolderError(
@@ -130,14 +204,36 @@ def evaluate(folder: Path, reference: Path) -> dict:
     return metrics
 
 
+def table_columns(metrics: dict) -> list[tuple[str, str]]:
+    """(header, replica key) of the metrics this run has; RDF pairs as 'rdf_mae <pair>'."""
+    first = metrics["replicas"][0]
+    if "h_mae" in first:
+        return [
+            ("stability (ps)", "stability_ps"),
+            ("h(r) MAE", "h_mae"),
+            ("steps/s", "steps_per_second"),
+        ]
+    return (
+        [("stability (ps)", "stability_ps")]
+        + [(f"RDF MAE {p}", f"rdf_mae {p}") for p in first["rdf_mae"]]
+        + [
+            ("D (1e-9 m2/s)", "diffusivity_1e-9_m2_s"),
+            ("|dD| (1e-9 m2/s)", "diffusivity_error_1e-9_m2_s"),
+            ("steps/s", "steps_per_second"),
+        ]
+    )
+
+
+def replica_value(replica: dict, key: str):
+    if key.startswith("rdf_mae "):
+        return replica["rdf_mae"][key.split(" ", 1)[1]]
+    return replica[key]
+
+
 def format_table(metrics: dict) -> str:
     """Per replica and mean +- std, every number with its unit."""
-    pairs = list(metrics["replicas"][0]["rdf_mae"])
-    header = (
-        ["replica", "state", "stability (ps)"]
-        + [f"RDF MAE {p}" for p in pairs]
-        + ["D (1e-9 m2/s)", "|dD| (1e-9 m2/s)", "steps/s"]
-    )
+    columns = table_columns(metrics)
+    header = ["replica", "state"] + [title for title, _ in columns]
 
     def cell(value) -> str:
         if value is None:
@@ -147,29 +243,11 @@ def format_table(metrics: dict) -> str:
         return f"{value:.3g}" if isinstance(value, float) else str(value)
 
     rows = [
-        [
-            r["replica"],
-            r["state"],
-            cell(r["stability_ps"]),
-            *[cell(r["rdf_mae"][p]) for p in pairs],
-            cell(r["diffusivity_1e-9_m2_s"]),
-            cell(r["diffusivity_error_1e-9_m2_s"]),
-            cell(r["steps_per_second"]),
-        ]
+        [r["replica"], r["state"], *[cell(replica_value(r, key)) for _, key in columns]]
         for r in metrics["replicas"]
     ]
-    s = metrics["summary"]
-    rows.append(
-        [
-            "mean ± std",
-            "",
-            cell(s["stability_ps"]),
-            *[cell(s[f"rdf_mae {p}"]) for p in pairs],
-            cell(s["diffusivity_1e-9_m2_s"]),
-            cell(s["diffusivity_error_1e-9_m2_s"]),
-            cell(s["steps_per_second"]),
-        ]
-    )
+    summary = metrics["summary"]
+    rows.append(["mean ± std", "", *[cell(summary[key]) for _, key in columns]])
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
     lines = [
         "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True))

@@ -35,6 +35,19 @@ HARMONIC_FACTOR = {"spcfw": 0.5, "spcfw-mdsim": 1.0}
 
 
 @dataclass(frozen=True)
+class StartFrame:
+    """A dataset frame a replica starts from (metal units)."""
+
+    positions: np.ndarray  # (N, 3) unwrapped, A
+    species: np.ndarray  # (N,) element names
+    cell: np.ndarray  # (3, 3) box rows, A; zeros for a molecule without a box
+
+    @property
+    def periodic(self) -> bool:
+        return bool(np.abs(self.cell).sum() > 0)
+
+
+@dataclass(frozen=True)
 class Model:
     """What --model resolved to: an exported file, or the system's classical reference."""
 
@@ -107,7 +120,7 @@ def classical_water_lines(variant: str, minimize: bool = True) -> str:
 
 
 def prepare_water(
-    folder: Path, model: Model, molecules: int, seed: int, start: np.ndarray | None = None
+    folder: Path, model: Model, molecules: int, seed: int, start: StartFrame | None = None
 ) -> dict[str, str]:
     """Start structure and model lines for inputs/water.in, written into `folder`.
 
@@ -119,9 +132,16 @@ def prepare_water(
     if start is None:
         data = write_water_data(folder / "start.data", molecules, seed, atom_style=style)
     else:
+        if not start.periodic or list(start.species[:3]) != ["O", "H", "H"]:
+            raise ValueError(
+                "the water deck starts from water frames (O, H, H order, periodic box): "
+                "give --start-from a water dataset (lmp-bench data make water)"
+            )
+        positions = start.positions
         data = write_water_frame(
-            folder / "start.data", start, box_length(len(start) // 3), style, "a dataset frame"
-        )
+            folder / "start.data", positions, box_length(len(positions) // 3), style,
+            "a dataset frame",
+        )  # fmt: skip
     setup = folder / "model_setup.in"
     setup.write_text(
         classical_water_lines(model.variant, start is None) + REFERENCE_THERMOSTAT
@@ -132,12 +152,59 @@ def prepare_water(
 
 
 def prepare_argon(
-    folder: Path, model: Model, molecules: int, seed: int, start: np.ndarray | None = None
+    folder: Path, model: Model, molecules: int, seed: int, start: StartFrame | None = None
 ) -> dict[str, str]:
     if model.file is None:
         raise ValueError("the argon deck has no classical reference model: give --model lj")
     options = {"model_options": f"device {model.device}"} if model.device else {}
     return {"model_file": str(model.file), "species": " ".join(model.species), **options}
+
+
+def prepare_molecule(
+    folder: Path, model: Model, molecules: int, seed: int, start: StartFrame | None = None
+) -> dict[str, str]:
+    """Start structure and model lines for inputs/md17.in: one molecule, open boundaries.
+    Atom types are the molecule's elements in alphabetical order."""
+    if start is None:
+        raise ValueError(
+            "the md17 deck starts from dataset frames: give --start-from <dataset.h5> "
+            "(lmp-bench data make md17-ethanol, or data fetch md17-ethanol + data import)"
+        )
+    if start.periodic:
+        raise ValueError(
+            "--start-from holds a periodic dataset (it has a cell), but the md17 deck runs one "
+            "molecule without a box: give a molecule dataset (md17-...)"
+        )
+    types = tuple(sorted(set(start.species)))
+    data = write_molecule_data(folder / "start.data", start.positions, start.species, types)
+    setup = folder / "model_setup.in"
+    setup.write_text(mlff_lines(model, types))
+    return {"data_file": str(data), "model_setup": str(setup), "type_species": " ".join(types)}
+
+
+def write_molecule_data(
+    path: Path, positions: np.ndarray, species: np.ndarray, types: tuple[str, ...]
+) -> Path:
+    """A LAMMPS data file (atomic style) of one molecule, a 5 A margin around it (the deck
+    shrink-wraps the box anyway), masses from ASE's table."""
+    from ase.data import atomic_masses, atomic_numbers
+
+    low, high = positions.min(0) - 5.0, positions.max(0) + 5.0
+    lines = [
+        "one molecule, lmp-bench",
+        "",
+        f"{len(positions)} atoms",
+        f"{len(types)} atom types",
+        "",
+    ]
+    lines += [f"{low[k]:.10f} {high[k]:.10f} {axis}lo {axis}hi" for k, axis in enumerate("xyz")]
+    lines += ["", "Masses", ""]
+    lines += [f"{t + 1} {atomic_masses[atomic_numbers[e]]:.6f}  # {e}" for t, e in enumerate(types)]
+    lines += ["", "Atoms # atomic", ""]
+    for atom, (element, (x, y, z)) in enumerate(zip(species, positions, strict=True)):
+        lines.append(f"{atom + 1} {types.index(element) + 1} {x:.10f} {y:.10f} {z:.10f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 @dataclass(frozen=True)
@@ -147,12 +214,13 @@ class System:
     dump_every: int  # steps between frames
     type_species: tuple[str, ...]
     default_length_ps: float
-    prepare: Callable[..., dict[str, str]]  # (folder, model, molecules, seed, start=None)
+    prepare: Callable[..., dict[str, str]]  # (folder, model, molecules, seed, StartFrame|None)
     rdf_pairs: tuple[tuple[str, str], ...] = ()
     rdf_threshold: float = float("inf")  # stability: RDF error above this is unstable
     window_ps: float = 1.0
     diffusion_element: str = ""
     diffusion_time_ps: float = 0.0
+    molecule: bool = False  # one molecule, no box: judged by bond lengths and h(r)
 
 
 SYSTEMS = {
@@ -160,6 +228,8 @@ SYSTEMS = {
         "water", 0.001, 100, ("O", "H"), 500.0, prepare_water, WATER_PAIRS, 3.0, 1.0, "O", 100.0
     ),
     "argon": System("argon", 0.004, 100, ("Ar",), 8.0, prepare_argon),
+    # types come from the dataset (its elements, sorted)
+    "md17": System("md17", 0.0005, 100, (), 300.0, prepare_molecule, molecule=True),
 }
 
 

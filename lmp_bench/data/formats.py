@@ -3,15 +3,17 @@
 - extended XYZ (ASE): what nequip reads, energy/forces as per-frame/per-atom properties
 - deepmd npy: type.raw, type_map.raw, set.000/{coord,box,energy,force}.npy
 - the paper's (MDsim's) water/alanine .npy: a pickled dict in kcal/mol
+- sGDML's MD17 .npz (R, E, F, z) in kcal/mol, with design.md's MD17 splits
 """
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from lmp_bench.data.frames_file import DataFileError, FrameSet
+from lmp_bench.data.frames_file import DataFileError, FrameSet, split_indices
 from lmp_bench.units import KCAL_PER_MOL_IN_EV
 
 MDSIM_KEYS = (
@@ -111,4 +113,70 @@ def read_mdsim_npy(path: str | Path, frame_interval_ps: float = 0.1) -> FrameSet
         energy=np.asarray(data["energy"], dtype=float).reshape(frames) * KCAL_PER_MOL_IN_EV,
         time=np.arange(frames) * frame_interval_ps,
         attributes={"source": f"paper data file {path.name} (kcal/mol converted to eV)"},
+    )
+
+
+SGDML_KEYS = ("R", "E", "F", "z")
+MD17_TRAIN, MD17_VAL, MD17_TEST = 9500, 500, 10_000  # design.md: test = random of the rest
+MD17_STEP_PS = 0.0005  # MD17 frames are consecutive 0.5 fs steps of its DFT MD
+
+
+def md17_split_sizes(frames: int) -> tuple[int, int, int]:
+    """(train, val, test): design.md's 9,500/500 and 10,000 test for 20,000 frames or more;
+    for fewer (small or stand-in sets), as for water: half for train+val (95:5), the other
+    half for test."""
+    if frames >= MD17_TRAIN + MD17_VAL + MD17_TEST:
+        return MD17_TRAIN, MD17_VAL, MD17_TEST
+    if frames < 4:
+        raise ValueError(f"{frames} frames are too few for train, val and test")
+    fit = frames // 2
+    val = max(1, round(fit * 0.05))
+    return fit - val, val, frames - fit
+
+
+def read_sgdml_npz(path: str | Path, seed: int = 0) -> FrameSet:
+    """An sGDML MD17 file (R in A, E in kcal/mol, F in kcal/mol/A, z atomic numbers), in eV
+    and eV/A, with design.md's splits (md17_split_sizes)."""
+    from ase.data import chemical_symbols
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path} does not exist")
+    try:
+        data = dict(np.load(path, allow_pickle=False))
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataFileError(f"{path} is not a readable .npz file ({err}): fetch it again") from err
+    missing = [key for key in SGDML_KEYS if key not in data]
+    if missing:
+        raise DataFileError(f"{path} lacks the keys {missing} of an sGDML (MD17) file")
+    units = {key: str(data[key]) for key in ("r_unit", "e_unit") if key in data}
+    if units.get("e_unit", "kcal/mol") != "kcal/mol" or units.get("r_unit", "Ang") != "Ang":
+        raise DataFileError(f"{path} has units {units}; MD17 files are in kcal/mol and Ang")
+    positions = np.asarray(data["R"], dtype=float)
+    frames, atoms = positions.shape[:2]
+    forces = np.asarray(data["F"], dtype=float)
+    if forces.shape != positions.shape or len(data["z"]) != atoms or data["E"].size != frames:
+        raise DataFileError(
+            f"{path}: inconsistent shapes R {positions.shape}, F {forces.shape}, "
+            f"E {data['E'].shape}, z {data['z'].shape}"
+        )
+    sizes = md17_split_sizes(frames)
+    name = str(data["name"]) if "name" in data else path.stem
+    molecule = path.stem.removeprefix("md17_").split("_")[0]  # md17_ethanol.npz -> ethanol
+    return FrameSet(
+        species=np.array([chemical_symbols[int(z)] for z in data["z"]]),
+        cell=np.zeros((frames, 3, 3)),
+        positions=positions,
+        unwrapped_positions=positions,
+        velocities=np.zeros_like(positions),  # MD17 files hold no velocities
+        forces=forces * KCAL_PER_MOL_IN_EV,
+        energy=np.asarray(data["E"], dtype=float).reshape(frames) * KCAL_PER_MOL_IN_EV,
+        time=np.arange(frames) * MD17_STEP_PS,
+        splits=split_indices(frames, *sizes, seed),
+        attributes={
+            "source": f"sGDML MD17 file {path.name} ({name}; kcal/mol converted to eV)",
+            "system": f"md17-{molecule}",
+            "molecule": molecule,
+            "seed": str(seed),
+        },
     )
