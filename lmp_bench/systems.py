@@ -94,7 +94,8 @@ def mlff_lines(model: Model, type_species: tuple[str, ...]) -> str:
 # (fix store/force, defined first): data labels stay the force field's own forces.
 REFERENCE_THERMOSTAT = (
     "fix conservative all store/force\n"
-    "fix equipartition all langevin ${temperature} ${temperature} 5.0 ${seed} zero yes\n"
+    'if "${ensemble} == nvt" then &\n'
+    '  "fix equipartition all langevin ${temperature} ${temperature} 5.0 ${seed} zero yes"\n'
     'variable force_columns string "f_conservative[1] f_conservative[2] f_conservative[3]"\n'
 )
 

@@ -195,3 +195,21 @@ def test_fetch_uses_a_file_downloaded_by_hand(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "no published checksum" in result.stdout
     assert len(read_frames(tmp_path / "md17_ethanol.h5")) == 30
+
+
+def test_nve_run_has_no_thermostat_and_reports_a_drift(dataset, springs, tmp_path):
+    """--ensemble nve: the deck integrates without a thermostat and evaluate adds the
+    energy drift (its value is checked against the log in test_water_benchmark.py)."""
+    result = lmp_bench(
+        "run", MD17, "--model", str(springs["whole"]), "--start-from", str(dataset),
+        "--steps", "400", "--ensemble", "nve", "--output", str(tmp_path),
+        env={"OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith("md17-springs-nve-")
+    executed = (folder / "replica-0" / "log.lammps").read_text().splitlines()
+    assert "fix integrate all nve" in executed
+    assert not any(line.startswith("fix thermostat") for line in executed)
+    (replica,) = evaluate(folder, dataset)["replicas"]
+    assert np.isfinite(replica["nve_drift_meV_atom_ps"])

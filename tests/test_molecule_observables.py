@@ -9,6 +9,7 @@ from ase.build import molecule
 
 from lmp_bench.observables import Frames
 from lmp_bench.observables.distances import BondStability, DistanceHistogram
+from lmp_bench.observables.energy import EnergyDrift
 
 NO_CELL = np.zeros((3, 3))
 
@@ -83,3 +84,19 @@ def test_bond_stability_finds_the_first_broken_bond():
     assert stability.first_unstable_frame == 17 and stability.stable_frames == 17
     assert stability.stable_time_ps == pytest.approx(17 * 0.05)
     assert BondStability(reference).compute(reference).first_unstable_frame is None
+
+
+def test_energy_drift_is_the_least_squares_slope_per_atom():
+    """E = E0 + 0.3 meV/atom/ps x N t plus an oscillation: the slope comes back exactly
+    (the oscillation is symmetric about the line), the scatter is its standard deviation."""
+    times = np.linspace(0.0, 10.0, 2001)
+    atoms = 9
+    wiggle = 0.002 * np.cos(2 * np.pi * times)  # eV, whole periods, symmetric about t = 5
+    energy = -120.0 + 0.3e-3 * atoms * times + wiggle
+    drift = EnergyDrift().compute(times, energy, atoms)
+    slope = np.polyfit(times, 1000 * energy / atoms, 1)[0]
+    assert drift.drift_meV_per_atom_per_ps == pytest.approx(slope, rel=1e-12)
+    assert drift.drift_meV_per_atom_per_ps == pytest.approx(0.3, abs=2e-3)
+    assert drift.scatter_meV_per_atom == pytest.approx(2.0 / atoms / np.sqrt(2), rel=2e-2)
+    with pytest.raises(ValueError, match="at least two"):
+        EnergyDrift().compute(times[:1], energy[:1], atoms)

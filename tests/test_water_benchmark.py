@@ -204,7 +204,7 @@ def test_trajectory_opens_in_ovito_and_ase_alike(reference):
         assert np.allclose(np.asarray(data.cell)[:, :3], frames.cell)
 
 
-def test_replicas_start_from_distinct_test_frames(tmp_path):
+def test_replicas_start_from_distinct_test_frames(tmp_path, reference):
     from lmp_bench.data.frames_file import read_frames
     from lmp_bench.data.make_water import make_water_dataset
 
@@ -231,3 +231,22 @@ def test_replicas_start_from_distinct_test_frames(tmp_path):
         shift = first.positions[0] - dataset.unwrapped_positions[index]
         shift -= 12.4429 * np.round(shift / 12.4429)
         assert np.abs(shift).max() < 1e-4  # frame 0 of the run is the test frame
+
+    # NVE from the same test frames: evaluate's drift = a line fitted here to the log's
+    # TotEng column (read with a regular expression), and SPC/Fw at 1 fs conserves energy
+    nve = run_folder(
+        "--model", "reference", "--steps", "1000", "--ensemble", "nve", "--start-from",
+        str(tmp_path / "set.h5"), output=tmp_path / "nve",
+    )  # fmt: skip
+    log = (nve / "replica-0" / "log.lammps").read_text()
+    rows = dict(
+        (int(m[1]), float(m[2]))
+        for m in re.finditer(r"^\s+(\d+)\s+\S+\s+\S+\s+\S+\s+(\S+)\s+\S+\s*$", log, re.M)
+    )
+    steps = np.array(sorted(rows))
+    energy = np.array([rows[k] for k in steps])
+    slope = np.polyfit(steps * 0.001, 1000 * energy / 192, 1)[0]  # meV/atom/ps
+    (replica,) = evaluate(nve, reference)["replicas"]
+    assert replica["stability_ps"] == pytest.approx(1.0)
+    assert replica["nve_drift_meV_atom_ps"] == pytest.approx(slope, rel=1e-6)
+    assert abs(slope) < 1.0
