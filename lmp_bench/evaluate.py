@@ -57,7 +57,9 @@ def reference_observables(folder: Path) -> tuple[System, RDF, float]:
     )
     rdf = RDF(system.rdf_pairs).compute(pooled)
     diffusion = [
-        Diffusivity(system.diffusion_element, system.diffusion_time_ps).compute(f)
+        Diffusivity(system.diffusion_element, system.diffusion_time_ps).compute(
+            f.since(system.diffusion_skip_ps)
+        )
         for f in all_frames
     ]
     values = [d.coefficient for d in diffusion if d.available]
@@ -70,9 +72,10 @@ def score_replica(replica: Path, system: System, reference_rdf: RDF, reference_d
     stability.compute(frames)
     stable = frames.head(max(stability.stable_frames, 1))
     rdf_mae = stability.rdf.first(len(stable.times)).mae(reference_rdf)
-    d = None  # only for runs stable for the whole diffusion time (design.md)
-    if stability.stable_time_ps >= system.diffusion_time_ps:
-        d = Diffusivity(system.diffusion_element, system.diffusion_time_ps).compute(stable)
+    d = None  # only for runs stable for the dropped start + the diffusion time (design.md)
+    if stability.stable_time_ps >= system.diffusion_skip_ps + system.diffusion_time_ps:
+        msd_frames = stable.since(system.diffusion_skip_ps)
+        d = Diffusivity(system.diffusion_element, system.diffusion_time_ps).compute(msd_frames)
         d = d.coefficient
     status_path = replica / "status.json"
     status = json.loads(status_path.read_text()) if status_path.exists() else {}

@@ -155,3 +155,17 @@ def test_stable_run_is_stable_for_its_whole_length():
     stability = RDFStability(RDF().compute(thermal_frames(30, seed=10))).compute(frames)
     assert stability.first_unstable_frame is None
     assert stability.stable_time_ps == pytest.approx(2.9)
+
+
+def test_all_atom_rdf_counts_every_pair_once_per_order():
+    """("*", "*") is g(r) of all atoms regardless of element: the same as relabelling
+    every atom one element and asking for that element's pair."""
+    rng = np.random.default_rng(7)
+    positions = rng.uniform(0, 14.0, size=(3, 60, 3))
+    species = np.array(["Li"] * 30 + ["P"] * 10 + ["S"] * 20)
+    frames = Frames(positions, species, np.eye(3) * 14.0, np.arange(3.0))
+    mixed = RDF((("*", "*"),)).compute(frames)
+    single = RDF((("X", "X"),)).compute(
+        Frames(positions, np.array(["X"] * 60), frames.cell, frames.times)
+    )
+    assert np.allclose(mixed.rdf[("*", "*")], single.rdf[("X", "X")], atol=1e-12)

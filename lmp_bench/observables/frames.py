@@ -52,3 +52,8 @@ class Frames:
     def head(self, count: int) -> Frames:
         """The first `count` frames (the stable part of a run)."""
         return Frames(self.positions[:count], self.species, self.cell, self.times[:count])
+
+    def since(self, time_ps: float) -> Frames:
+        """The frames from `time_ps` after the first one on (an equilibration dropped)."""
+        keep = self.times >= self.times[0] + time_ps - 1e-9
+        return Frames(self.positions[keep], self.species, self.cell, self.times[keep])

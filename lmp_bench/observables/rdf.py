@@ -7,6 +7,7 @@ import numpy as np
 from lmp_bench.observables.frames import Frames
 
 WATER_PAIRS = (("O", "O"), ("H", "H"), ("H", "O"))
+ALL = "*"  # an element pair ("*", "*") is the RDF of all atoms together (design.md: lips)
 
 
 def pair_distances(
@@ -64,15 +65,19 @@ class PairTable:
     def __init__(self, species: np.ndarray, element_pairs: tuple[tuple[str, str], ...]):
         self.atoms = np.triu_indices(len(species), 1)
         first, second = species[self.atoms[0]], species[self.atoms[1]]
+
+        def of(element: str, atoms: np.ndarray) -> np.ndarray:  # "*": every element
+            return np.ones(len(atoms), bool) if element == ALL else atoms == element
+
         self.rows = []
         for a, b in element_pairs:
-            n_a, n_b = (species == a).sum(), (species == b).sum()
+            n_a, n_b = of(a, species).sum(), of(b, species).sum()
             if not n_a or not n_b:
                 raise ValueError(f"no {a}-{b} pairs: the frame has species {sorted(set(species))}")
             if a == b:
-                mask, factor = (first == a) & (second == a), 2.0
+                mask, factor = of(a, first) & of(a, second), 2.0
             else:
-                mask = ((first == a) & (second == b)) | ((first == b) & (second == a))
+                mask = (of(a, first) & of(b, second)) | (of(b, first) & of(a, second))
                 factor = 1.0
             self.rows.append(((a, b), mask, factor, float(n_a * n_b)))
 
