@@ -68,10 +68,40 @@ def test_rdf_agrees_with_freud():
         assert np.abs(g_ours - g_freud).sum() / np.abs(g_ours).sum() < 1e-3
 
 
-def test_rdf_range_must_fit_the_cell():
-    frames = water_like(frames=2)
-    with pytest.raises(ValueError, match="exceeds half the cell"):
-        RDF(r_max=7.0).compute(frames)
+def brute_force_rdf(positions, species, cell, a, b, r_max=6.0, bins=500):
+    """Every ordered pair (centre a, neighbour b) over images -3..3 of a triclinic cell,
+    an atom's own images included, normalised by N_a N_b / V and the shell volume."""
+    edges = np.linspace(1e-6, r_max, bins + 1)
+    counts = np.zeros(bins)
+    shifts = np.array(np.meshgrid(*[np.arange(-3, 4)] * 3)).reshape(3, -1).T @ cell
+    centres, neighbours = np.flatnonzero(species == a), np.flatnonzero(species == b)
+    for frame in positions:
+        for i in centres:
+            for j in neighbours:
+                d = np.linalg.norm(frame[j] - frame[i] + shifts, axis=1)
+                d = d[(d > 0) & (d < r_max)]
+                counts += np.histogram(d, edges)[0]
+    shells = 4 / 3 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    density = len(centres) * len(neighbours) / abs(np.linalg.det(cell))
+    return counts / (len(positions) * density * shells)
+
+
+def test_rdf_of_a_cell_smaller_than_two_r_max_counts_every_image():
+    """A triclinic 7.5 A cell (half plane spacing < 6 A): g(r) = brute force over images."""
+    cell = np.array([[7.5, 0.0, 0.0], [1.2, 7.0, 0.0], [-0.8, 1.1, 7.8]])
+    rng = np.random.default_rng(8)
+    positions = rng.uniform(0, 1, size=(2, 12, 3)) @ cell
+    species = np.array(["Li"] * 7 + ["S"] * 5)
+    rdf = RDF((("Li", "Li"), ("Li", "S"), ("*", "*"))).compute(
+        Frames(positions, species, cell, np.arange(2.0))
+    )
+    for a, b in (("Li", "Li"), ("Li", "S")):
+        assert (
+            np.abs(rdf.rdf[(a, b)] - brute_force_rdf(positions, species, cell, a, b)).max() < 1e-9
+        )
+    everything = np.array(["X"] * 12)
+    expected = brute_force_rdf(positions, everything, cell, "X", "X")
+    assert np.abs(rdf.rdf[("*", "*")] - expected).max() < 1e-9
 
 
 def test_ideal_gas_rdf_is_one():

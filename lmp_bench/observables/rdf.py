@@ -1,4 +1,5 @@
-"""Radial distribution functions per element pair (freud, minimum image)."""
+"""Radial distribution functions per element pair, periodic cells (minimum image, or every
+periodic image when the cell is smaller than 2 r_max)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def pair_distances(
 ) -> np.ndarray:
     """Minimum-image distances (float64) of the atom pairs (i, j), any cell.
 
-    Exact for distances below half the cell's shortest plane spacing, which RDF enforces.
+    Exact for distances below half the cell's shortest plane spacing (RDF uses it there).
     (freud's neighbour queries were tried first: they work in float32, which moves pairs
     across bin edges, and cost ~5x more per frame at these sizes.)
     """
@@ -30,6 +31,19 @@ def pair_distances(
         delta -= np.round(delta)
         delta = delta @ cell
     return np.sqrt(np.einsum("ij,ij->i", delta, delta))
+
+
+def image_pairs(
+    positions: np.ndarray, cell: np.ndarray, r_max: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ordered pairs (i, j, distance) over every periodic image closer than r_max, an atom's
+    own images included (ASE's neighbour list): for cells smaller than 2 r_max (lips)."""
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    atoms = Atoms(positions=positions, cell=cell, pbc=True)
+    i, j, d = neighbor_list("ijd", atoms, r_max)
+    return i, j, d
 
 
 def max_rdf_range(cell: np.ndarray) -> float:
@@ -63,30 +77,42 @@ class PairTable:
     """
 
     def __init__(self, species: np.ndarray, element_pairs: tuple[tuple[str, str], ...]):
+        self.species, self.element_pairs = species, element_pairs
         self.atoms = np.triu_indices(len(species), 1)
-        first, second = species[self.atoms[0]], species[self.atoms[1]]
-
-        def of(element: str, atoms: np.ndarray) -> np.ndarray:  # "*": every element
-            return np.ones(len(atoms), bool) if element == ALL else atoms == element
-
-        self.rows = []
+        self.counts = {}
         for a, b in element_pairs:
             n_a, n_b = of(a, species).sum(), of(b, species).sum()
             if not n_a or not n_b:
                 raise ValueError(f"no {a}-{b} pairs: the frame has species {sorted(set(species))}")
+            self.counts[(a, b)] = float(n_a * n_b)
+        self.rows = self.pair_rows(*self.atoms, ordered=False)
+
+    def pair_rows(self, i: np.ndarray, j: np.ndarray, ordered: bool) -> list:
+        """(pair, mask over the (i, j) list, factor, N_a N_b) per element pair; an a-a pair
+        listed once (unordered) counts twice, an a-b pair listed both ways (ordered) half."""
+        first, second = self.species[i], self.species[j]
+        rows = []
+        for a, b in self.element_pairs:
             if a == b:
-                mask, factor = of(a, first) & of(a, second), 2.0
+                mask, factor = of(a, first) & of(a, second), 1.0 if ordered else 2.0
             else:
                 mask = (of(a, first) & of(b, second)) | (of(b, first) & of(a, second))
-                factor = 1.0
-            self.rows.append(((a, b), mask, factor, float(n_a * n_b)))
+                factor = 0.5 if ordered else 1.0
+            rows.append(((a, b), mask, factor, self.counts[(a, b)]))
+        return rows
+
+
+def of(element: str, atoms: np.ndarray) -> np.ndarray:
+    """Mask of the atoms of `element` ("*": every atom)."""
+    return np.ones(len(atoms), bool) if element == ALL else atoms == element
 
 
 class RDF:
     """g(r) per element pair, averaged over frames.
 
     Bins are ``linspace(r_min, r_max, bins + 1)`` A (design.md: 1e-6 to 6 A, 500 bins);
-    r_max must stay below half the box's shortest plane distance (minimum image).
+    Up to half the cell's shortest plane spacing pairs are counted by minimum image; beyond
+    it (a small cell such as lips') over every periodic image.
     g(r) = histogram / (N_a N_b / V x shell volume x frames): the pair density counts all
     N_a N_b pairs, as MDsim does, so g -> 1 at large r for an ideal gas (up to 1/N).
     """
@@ -111,14 +137,6 @@ class RDF:
         edges = self.bin_edges
         return 0.5 * (edges[1:] + edges[:-1])
 
-    def check_range(self, cell: np.ndarray) -> None:
-        """r_max must fit the minimum-image convention of `cell`."""
-        if self.r_max > max_rdf_range(cell) + 1e-12:
-            raise ValueError(
-                f"r_max {self.r_max} A exceeds half the cell ({max_rdf_range(cell):.3f}"
-                " A): minimum-image distances would be wrong"
-            )
-
     def pair_table(self, species: np.ndarray) -> PairTable:
         """Which atom pairs feed which g(r); reusable for every frame of one system."""
         return PairTable(np.asarray(species), self.pairs)
@@ -131,23 +149,26 @@ class RDF:
         table: PairTable | None = None,
     ) -> dict:
         """g(r) of one frame, per pair (pass `table` when many frames share the species)."""
-        if table is None:  # callers with a table checked the cell once already
-            self.check_range(cell)
-            table = self.pair_table(species)
+        table = table or self.pair_table(species)
         edges = self.bin_edges
         shells = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-        index = bin_index(pair_distances(positions, cell, table.atoms), edges)
+        if self.r_max <= max_rdf_range(cell) + 1e-12:
+            index = bin_index(pair_distances(positions, cell, table.atoms), edges)
+            rows = table.rows
+        else:  # the cell is smaller than 2 r_max: every periodic image within r_max counts
+            i, j, distance = image_pairs(positions, cell, self.r_max)
+            index = bin_index(distance, edges)
+            rows = table.pair_rows(i, j, ordered=True)
         density = 1.0 / abs(np.linalg.det(cell))
         return {
             pair: factor
             * np.bincount(index[mask], minlength=self.bins + 1)[: self.bins]
             / (n_pairs * density * shells)
-            for pair, mask, factor, n_pairs in table.rows
+            for pair, mask, factor, n_pairs in rows
         }
 
     def compute(self, frames: Frames) -> RDF:
         """One g(r) per frame and pair (kept for sliding windows); results average them."""
-        self.check_range(frames.cell)
         table = self.pair_table(frames.species)
         rows = {pair: np.empty((len(frames.times), self.bins)) for pair in self.pairs}
         for t, positions in enumerate(frames.positions):

@@ -29,7 +29,6 @@ class Watchdog:
         self.threshold, self.window_frames = threshold, window_frames
         self._window: deque = deque(maxlen=window_frames)
         self._reference_rdf = reference.rdf
-        reference.check_range(cell)
         self._table = reference.pair_table(self.species)
         self.frames_seen = 0
 
