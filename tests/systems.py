@@ -88,3 +88,16 @@ def lmp_bench(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def water_commands(positions: np.ndarray, length: float, model: Path, folder: Path) -> str:
+    """LAMMPS lines: a water frame (O, H, H order, cubic box, metal units) run by `model`
+    through pair_style mlff."""
+    from lmp_bench.data.water import write_water_frame
+
+    data = write_water_frame(folder / "water.data", positions, length, "atomic")
+    return (
+        "units metal\nboundary p p p\natom_style atomic\n"
+        f"read_data {data}\nmass 1 15.9994\nmass 2 1.008\n"
+        f"pair_style mlff {model}\npair_coeff * * O H\n"
+    )

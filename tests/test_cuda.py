@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from systems import lmp_bench
+from systems import lmp_bench, water_commands
 
-from lmp_bench.data.water import build_water, write_water_frame
+from lmp_bench.data.water import build_water
 from lmp_bench.export import export
 from lmp_bench.lammps.snapshot import run_snapshot
 from lmp_bench.models.calculator import ModelCalculator
@@ -40,23 +40,14 @@ def water() -> tuple[np.ndarray, float]:
     return positions + np.random.default_rng(1).normal(scale=0.05, size=positions.shape), length
 
 
-def commands(positions: np.ndarray, length: float, model: Path, folder: Path) -> str:
-    data = write_water_frame(folder / "water.data", positions, length, "atomic")
-    return (
-        "units metal\nboundary p p p\natom_style atomic\n"
-        f"read_data {data}\nmass 1 15.9994\nmass 2 1.008\n"
-        f"pair_style mlff {model}\npair_coeff * * O H\n"
-    )
-
-
 @pytest.mark.mpi
 def test_cuda_equals_cpu_on_one_and_two_ranks(schnet, water, tmp_path):
     """The CUDA file = the CPU file in LAMMPS (float64), both ranks sharing one GPU."""
     _, files = schnet
     positions, length = water
-    cpu = run_snapshot(commands(positions, length, files["cpu"], tmp_path))
+    cpu = run_snapshot(water_commands(positions, length, files["cpu"], tmp_path))
     for ranks in (1, 2):
-        cuda = run_snapshot(commands(positions, length, files["cuda"], tmp_path), ranks)
+        cuda = run_snapshot(water_commands(positions, length, files["cuda"], tmp_path), ranks)
         assert "on cuda" in cuda.log
         assert np.abs(cuda.forces[0] - cpu.forces[0]).max() < 1e-9, ranks  # eV/A
         assert cuda.energy[0] == pytest.approx(cpu.energy[0], abs=1e-9), ranks  # eV
@@ -68,7 +59,7 @@ def test_ase_calculator_on_cuda_equals_lammps(schnet, water, tmp_path):
     positions, length = water
     atoms = Atoms("OH2" * 64, positions=positions % length, cell=np.eye(3) * length, pbc=True)
     atoms.calc = ModelCalculator(model, device="cuda", dtype=torch.float64)
-    lammps = run_snapshot(commands(positions, length, files["cuda"], tmp_path))
+    lammps = run_snapshot(water_commands(positions, length, files["cuda"], tmp_path))
     assert np.abs(atoms.get_forces() - lammps.forces[0]).max() < 1e-9
 
 

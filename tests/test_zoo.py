@@ -6,14 +6,13 @@ paper-sized ones), with random weights, on a water-64 frame built by lmp-bench.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from ase import Atoms
+from systems import water_commands
 
-from lmp_bench.data.water import build_water, write_water_frame
+from lmp_bench.data.water import build_water
 from lmp_bench.export import export
 from lmp_bench.lammps.snapshot import run_snapshot
 from lmp_bench.models.calculator import ModelCalculator
@@ -110,16 +109,6 @@ def exported(name: str, zoo_files: dict, model_dir) -> tuple[torch.nn.Module, ob
         model = small_model(name, torch.float32)
         zoo_files[name] = (model, export(model, model_dir / f"zoo-{name}.pt2", dtype="float32"))
     return zoo_files[name]
-
-
-def water_commands(positions: np.ndarray, length: float, model: Path, folder: Path) -> str:
-    """LAMMPS lines: the water frame (metal units) run by `model` through pair_style mlff."""
-    data = write_water_frame(folder / "water.data", positions, length, "atomic")
-    return (
-        "units metal\nboundary p p p\natom_style atomic\n"
-        f"read_data {data}\nmass 1 15.9994\nmass 2 1.008\n"
-        f"pair_style mlff {model}\npair_coeff * * O H\n"
-    )
 
 
 # AOTInductor needs 5-15 min to compile each triplet model (inductor codegen of ~10^4

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmp_bench.data.frames_file import DataFileError, FrameSet, split_indices
+from lmp_bench.data.frames_file import DataFileError, FrameSet, small_split_sizes, split_indices
 from lmp_bench.units import KCAL_PER_MOL_IN_EV
 
 MDSIM_KEYS = (
@@ -127,11 +127,7 @@ def md17_split_sizes(frames: int) -> tuple[int, int, int]:
     half for test."""
     if frames >= MD17_TRAIN + MD17_VAL + MD17_TEST:
         return MD17_TRAIN, MD17_VAL, MD17_TEST
-    if frames < 4:
-        raise ValueError(f"{frames} frames are too few for train, val and test")
-    fit = frames // 2
-    val = max(1, round(fit * 0.05))
-    return fit - val, val, frames - fit
+    return small_split_sizes(frames)
 
 
 def read_sgdml_npz(path: str | Path, seed: int = 0) -> FrameSet:

@@ -104,3 +104,13 @@ def split_indices(total: int, train: int, val: int, test: int, seed: int) -> dic
         "val": np.sort(order[train : train + val]),
         "test": np.sort(order[train + val : train + val + test]),
     }
+
+
+def small_split_sizes(frames: int) -> tuple[int, int, int]:
+    """(train, val, test) of a set too small for design.md's sizes: half for train+val
+    (95:5), the other half for test."""
+    if frames < 4:
+        raise ValueError(f"{frames} frames are too few for train, val and test")
+    fit = frames // 2
+    val = max(1, round(fit * 0.05))
+    return fit - val, val, frames - fit

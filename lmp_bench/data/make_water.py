@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmp_bench.data.frames_file import FrameSet, split_indices, write_frames
+from lmp_bench.data.frames_file import FrameSet, small_split_sizes, split_indices, write_frames
 from lmp_bench.data.water import check_variant
 
 DATASETS = {"1k": (950, 50), "10k": (9500, 500), "90k": (85500, 4500)}  # train, val
@@ -27,11 +27,7 @@ def split_sizes(dataset: str, frames: int | None) -> tuple[int, int, int]:
     train, val = DATASETS[dataset]
     if frames is None:
         return train, val, TEST_FRAMES
-    if frames < 4:
-        raise ValueError(f"--frames {frames} is too few for train, val and test")
-    fit = frames // 2
-    val = max(1, round(fit * 0.05))
-    return fit - val, val, frames - fit
+    return small_split_sizes(frames)
 
 
 def frames_from_dump(dump: Path, timestep_ps: float, skip_frames: int) -> FrameSet:
