@@ -184,6 +184,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_data_make(args: argparse.Namespace) -> int:
+    if args.system == "lips":
+        return make_lips_stand_in(args)
     if args.system != "water":
         return make_molecule_stand_in(args)
     from lmp_bench.data.make_water import make_water_dataset
@@ -226,6 +228,23 @@ def make_molecule_stand_in(args: argparse.Namespace) -> int:
     return 0
 
 
+def make_lips_stand_in(args: argparse.Namespace) -> int:
+    """LiPS-like data offline: periodic GFN1-xTB (tblite) MD at 520 K, named a stand-in."""
+    try:
+        from lmp_bench.data.make_lips import SOURCE, make_lips_dataset
+    except ImportError as err:
+        raise RuntimeError(
+            f"the LiPS stand-in needs tblite ({err}): pip install tblite==0.8.0"
+        ) from err
+    frames = args.frames or 100
+    out = Path(args.output or f"lips-xtb-{frames}.h5")
+    print(f"lmp-bench: {SOURCE}; {frames} frames (~7 an hour on one core) -> {out}")
+    data = make_lips_dataset(out, frames, args.seed)
+    sizes = ", ".join(f"{name} {len(idx)}" for name, idx in data.splits.items())
+    print(f"lmp-bench: {len(data)} frames ({sizes}) written to {out} and {out.with_suffix('.xyz')}")
+    return 0
+
+
 def cmd_data_export(args: argparse.Namespace) -> int:
     from lmp_bench.data.formats import write_deepmd, write_extxyz
     from lmp_bench.data.frames_file import read_frames
@@ -237,15 +256,17 @@ def cmd_data_export(args: argparse.Namespace) -> int:
 
 
 def read_published(path: Path):
-    """A published data file as a FrameSet: the paper's .npy (water) or sGDML's MD17 .npz."""
+    """A published data file as a FrameSet: the paper's .npy (water), sGDML's MD17 .npz or
+    lips.xyz."""
     from lmp_bench.data.formats import read_mdsim_npy, read_sgdml_npz
     from lmp_bench.data.frames_file import DataFileError
+    from lmp_bench.data.lips import read_lips_xyz
 
-    readers = {".npy": read_mdsim_npy, ".npz": read_sgdml_npz}
+    readers = {".npy": read_mdsim_npy, ".npz": read_sgdml_npz, ".xyz": read_lips_xyz}
     if path.suffix not in readers:
         raise DataFileError(
-            f"{path}: import reads the paper's .npy files (water, alanine) and sGDML MD17 .npz "
-            "files"
+            f"{path}: import reads the paper's .npy files (water, alanine), sGDML MD17 .npz "
+            "files and lips.xyz"
         )
     return readers[path.suffix](path)
 
@@ -265,7 +286,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     path = fetch(args.name, Path(args.folder))
     if DATASETS[args.name].sha256 is None:
         print(f"lmp-bench: {path}: no published checksum to verify; its sha256 is in {path}.sha256")
-    if args.name.startswith("md17-") or args.name == "water":
+    if args.name.startswith("md17-") or args.name in ("water", "lips"):
         out = path.with_suffix(".h5")
         frames = read_published(path)
         print(f"lmp-bench: {len(frames)} frames -> {write_frames(frames, out)}")
@@ -465,11 +486,18 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="make, export and import datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     make = data_commands.add_parser(
-        "make", help="make reference data: water with LAMMPS, MD17 stand-ins with GFN2-xTB"
+        "make", help="reference data: water with LAMMPS; MD17 and LiPS stand-ins with xTB"
     )
     make.add_argument(
         "system",
-        choices=["water", "md17-aspirin", "md17-ethanol", "md17-naphthalene", "md17-salicylic"],
+        choices=[
+            "water",
+            "md17-aspirin",
+            "md17-ethanol",
+            "md17-naphthalene",
+            "md17-salicylic",
+            "lips",
+        ],
     )
     make.add_argument("--molecules", type=int, default=64, help="64 or 512")
     make.add_argument(
@@ -498,12 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
         "import", aliases=["import-mdsim"], help="published data files -> dataset file"
     )
     imported.add_argument(
-        "file", help="the paper's pickled-dict .npy (water, alanine) or an sGDML MD17 .npz"
+        "file",
+        help="the paper's pickled-dict .npy (water, alanine), an sGDML MD17 .npz or lips.xyz",
     )
     imported.add_argument("-o", "--output", required=True, help="dataset file (.h5)")
     imported.set_defaults(handler=cmd_data_import)
     fetched = data_commands.add_parser(
-        "fetch", help="download a published dataset (resumes; MD17 and water become .h5)"
+        "fetch", help="download a published dataset (resumes; MD17, water and lips become .h5)"
     )
     fetched.add_argument(
         "name", help="md17-aspirin|md17-ethanol|md17-naphthalene|md17-salicylic|lips|alanine|water"

@@ -56,11 +56,13 @@ def reference_observables(folder: Path) -> tuple[System, RDF, float]:
         np.arange(sum(len(f.times) for f in all_frames)) * 1.0,
     )
     rdf = RDF(system.rdf_pairs).compute(pooled)
+    long_enough = system.diffusion_skip_ps + system.diffusion_time_ps
     diffusion = [
         Diffusivity(system.diffusion_element, system.diffusion_time_ps).compute(
             f.since(system.diffusion_skip_ps)
         )
         for f in all_frames
+        if f.times[-1] - f.times[0] >= long_enough
     ]
     values = [d.coefficient for d in diffusion if d.available]
     return system, rdf, float(np.mean(values)) if values else float("nan")

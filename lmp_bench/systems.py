@@ -16,7 +16,7 @@ from lmp_bench.data.water import (
     write_water_data,
     write_water_frame,
 )
-from lmp_bench.observables.rdf import WATER_PAIRS
+from lmp_bench.observables.rdf import ALL, WATER_PAIRS
 from lmp_bench.units import KCAL_PER_MOL_IN_EV
 
 REFERENCE = "reference"  # --model value that selects a system's classical force field
@@ -208,6 +208,36 @@ def write_molecule_data(
     return path
 
 
+def prepare_lips(
+    folder: Path, model: Model, molecules: int, seed: int, start: StartFrame | None = None
+) -> dict[str, str]:
+    """Start structure and model lines for inputs/lips.in: a dataset frame (--start-from),
+    else the 83-atom Li6.75P3S11 cell built from the published crystal structure."""
+    from ase import Atoms
+    from ase.io import write
+
+    from lmp_bench.data.lips import lips_cell
+
+    if start is None:
+        atoms = lips_cell()
+    elif not start.periodic:
+        raise ValueError("the lips deck runs a periodic cell: give --start-from a lips dataset")
+    else:
+        atoms = Atoms(symbols=list(start.species), positions=start.positions, cell=start.cell)
+        atoms.pbc = True
+        atoms.wrap()
+    types = ("Li", "P", "S")
+    unknown = sorted(set(atoms.get_chemical_symbols()) - set(types))
+    if unknown:
+        raise ValueError(f"the lips deck runs Li, P and S; the start structure also has {unknown}")
+    data = folder / "start.data"
+    # ASE turns the triclinic cell into LAMMPS's orientation (a along x, b in the xy plane)
+    write(data, atoms, format="lammps-data", specorder=list(types), masses=True, units="metal")
+    setup = folder / "model_setup.in"
+    setup.write_text(mlff_lines(model, types))
+    return {"data_file": str(data), "model_setup": str(setup)}
+
+
 @dataclass(frozen=True)
 class System:
     name: str
@@ -221,6 +251,7 @@ class System:
     window_ps: float = 1.0
     diffusion_element: str = ""
     diffusion_time_ps: float = 0.0
+    diffusion_skip_ps: float = 0.0  # dropped from the start before the MSD (lips: 5 ps)
     molecule: bool = False  # one molecule, no box: judged by bond lengths and h(r)
 
 
@@ -229,6 +260,20 @@ SYSTEMS = {
         "water", 0.001, 100, ("O", "H"), 500.0, prepare_water, WATER_PAIRS, 3.0, 1.0, "O", 100.0
     ),
     "argon": System("argon", 0.004, 100, ("Ar",), 8.0, prepare_argon),
+    "lips": System(
+        "lips",
+        0.00025,
+        50,
+        ("Li", "P", "S"),
+        50.0,
+        prepare_lips,
+        ((ALL, ALL),),
+        1.0,
+        1.0,
+        "Li",
+        35.0,
+        5.0,
+    ),  # fmt: skip
     # types come from the dataset (its elements, sorted)
     "md17": System("md17", 0.0005, 100, (), 300.0, prepare_molecule, molecule=True),
 }

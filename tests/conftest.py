@@ -3,6 +3,7 @@ costs ~30 s), and the plugin is built once (cached under LMP_BENCH_CACHE)."""
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from pathlib import Path
 
@@ -160,3 +161,18 @@ def water_dataset(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("water-dataset")
     make_water_dataset(folder / "water.h5", folder / "runs", frames=120, equilibrate_ps=1.0, seed=5)
     return folder / "water.h5"
+
+
+@pytest.fixture(scope="module")
+def one_openmp_thread():
+    """tblite parallelises with OpenMP; one thread on the shared machine (the library is
+    already initialised, so OMP_NUM_THREADS set now would be ignored)."""
+    try:
+        gomp = ctypes.CDLL("libgomp.so.1")  # the runtime tblite is linked to
+    except OSError:
+        yield
+        return
+    before = gomp.omp_get_max_threads()
+    gomp.omp_set_num_threads(1)
+    yield
+    gomp.omp_set_num_threads(before)

@@ -108,9 +108,9 @@ def split_indices(total: int, train: int, val: int, test: int, seed: int) -> dic
 
 def small_split_sizes(frames: int) -> tuple[int, int, int]:
     """(train, val, test) of a set too small for design.md's sizes: half for train+val
-    (95:5), the other half for test."""
-    if frames < 4:
-        raise ValueError(f"{frames} frames are too few for train, val and test")
+    (95:5), the other half for test; val stays empty below 4 frames."""
+    if frames < 2:
+        raise ValueError(f"{frames} frame(s) are too few for a train and a test split")
     fit = frames // 2
-    val = max(1, round(fit * 0.05))
+    val = max(1, round(fit * 0.05)) if fit >= 2 else 0
     return fit - val, val, frames - fit
