@@ -5,9 +5,20 @@ NumPy and freud only: observables never import LAMMPS or torch.
 """
 
 from lmp_bench.observables.diffusivity import Diffusivity
+from lmp_bench.observables.distances import BondStability, DistanceHistogram
+from lmp_bench.observables.energy import EnergyDrift
 from lmp_bench.observables.frames import Frames
 from lmp_bench.observables.rdf import RDF
 from lmp_bench.observables.readers import read_lammps_dump
 from lmp_bench.observables.stability import RDFStability
 
-__all__ = ["RDF", "Diffusivity", "Frames", "RDFStability", "read_lammps_dump"]
+__all__ = [
+    "RDF",
+    "BondStability",
+    "Diffusivity",
+    "DistanceHistogram",
+    "EnergyDrift",
+    "Frames",
+    "RDFStability",
+    "read_lammps_dump",
+]
