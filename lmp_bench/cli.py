@@ -41,6 +41,20 @@ def resolve_model(args: argparse.Namespace, system: str):
     return Model(path, tuple(metadata["species"].split()), device=device)
 
 
+def bond_watchdog(dataset: Path, out: Path):
+    """The molecule watchdog's reference: bonds on the dataset's first frame and their mean
+    lengths over the dataset (evaluate's BondStability), saved for the replica workers."""
+    import numpy as np
+
+    from lmp_bench.evaluate import dataset_reference
+    from lmp_bench.lammps.run import WatchdogSpec
+    from lmp_bench.observables import BondStability
+
+    reference = BondStability(dataset_reference(dataset))
+    np.savez(out, bonds=reference.bonds, lengths=reference.reference_lengths)
+    return WatchdogSpec(str(out), [], reference.tolerance, 1, kind="bonds")
+
+
 def store_system(args: argparse.Namespace, system) -> str:
     """Which models fit this run: the deck's system, or for molecules the dataset's
     (md17-ethanol: a model trained on one molecule runs that molecule only)."""
@@ -120,6 +134,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "lmp-bench: no --reference run given: the watchdog only stops on LAMMPS errors "
             "(NaN forces, lost atoms), not on a melted or frozen structure"
         )
+    elif system.molecule and args.start_from:  # bonds and their lengths from the dataset
+        watchdog = bond_watchdog(Path(args.start_from), folder / "reference_bonds.npz")
     manifest = {
         "system": system.name,
         "deck": str(deck),

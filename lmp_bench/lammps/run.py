@@ -30,12 +30,14 @@ from lmp_bench.lammps.snapshot import LammpsRunError, error_lines
 
 @dataclass
 class WatchdogSpec:
-    """What the online watchdog compares against (see observables.watchdog)."""
+    """What the online watchdog compares against (see observables.watchdog): a reference
+    RDF (periodic systems), or for molecules a reference of bonds (.npz: bonds, lengths)."""
 
-    reference_rdf: str  # .npz written by lmp_bench.observables RDF (save_rdf)
+    reference_rdf: str  # .npz written by lmp_bench.observables RDF (save_rdf), or bonds .npz
     species: list[str]  # element of each LAMMPS atom type, type 1 first
-    threshold: float
+    threshold: float  # RDF error, or bond-length deviation in A
     window_frames: int
+    kind: str = "rdf"  # rdf | bonds
 
 
 @dataclass
@@ -102,7 +104,11 @@ def loop_performance(log: str) -> tuple[int, float]:
 
 def _make_watchdog(spec: dict, lmp):
     from lmp_bench.observables.rdf import load_rdf
-    from lmp_bench.observables.watchdog import Watchdog
+    from lmp_bench.observables.watchdog import BondWatchdog, Watchdog
+
+    if spec.get("kind") == "bonds":
+        reference = np.load(spec["reference_rdf"])
+        return BondWatchdog(reference["bonds"], reference["lengths"], spec["threshold"])
 
     types = np.asarray(lmp.gather_atoms("type", 0, 1))
     species = np.array([spec["species"][t - 1] for t in types])

@@ -49,3 +49,29 @@ class Watchdog:
                     f"last {self.window_frames} frames"
                 )
         return None
+
+
+class BondWatchdog:
+    """Stops a molecule run at its first frame with a bond more than `tolerance` A away
+    from its reference mean length (design.md's molecule rule, online)."""
+
+    def __init__(self, bonds: np.ndarray, reference_lengths: np.ndarray, tolerance: float):
+        self.bonds, self.reference_lengths, self.tolerance = bonds, reference_lengths, tolerance
+        self.frames_seen = 0
+
+    def add_frame(self, positions: np.ndarray) -> str | None:
+        """None while every bond holds, else the reason the run is unstable."""
+        self.frames_seen += 1
+        if not np.isfinite(positions).all():
+            return "non-finite positions"
+        i, j = self.bonds.T
+        deviation = np.abs(
+            np.linalg.norm(positions[j] - positions[i], axis=1) - self.reference_lengths
+        )
+        worst = int(np.argmax(deviation))
+        if deviation[worst] > self.tolerance:
+            return (
+                f"bond {i[worst] + 1}-{j[worst] + 1} is {deviation[worst]:.2f} A off its "
+                f"reference length (> {self.tolerance} A)"
+            )
+        return None
