@@ -214,3 +214,22 @@ def test_nve_run_has_no_thermostat_and_reports_a_drift(dataset, springs, tmp_pat
     assert not any(line.startswith("fix thermostat") for line in executed)
     (replica,) = evaluate(folder, dataset)["replicas"]
     assert np.isfinite(replica["nve_drift_meV_atom_ps"])
+
+
+def test_training_graphs_and_exports_of_a_molecule_have_no_periodic_images(dataset, tmp_path):
+    """A molecule dataset (zero cell) gives the trainer the open graph (every pair within the
+    cutoff once per direction, counted here by hand), and exporters mark it as boxless."""
+    from ase.io import read
+
+    from lmp_bench.data.formats import write_deepmd, write_extxyz
+    from lmp_bench.train.batches import GraphCache
+
+    frames = read_frames(dataset)
+    edge_index, vectors = GraphCache(frames, 4.0)(0)
+    positions = frames.positions[0]
+    distances = np.linalg.norm(positions[:, None] - positions[None], axis=2)
+    expected = ((distances < 4.0) & (distances > 0)).sum()
+    assert edge_index.shape[1] == expected and np.abs(vectors.numpy()).max() < 4.0
+    (first, *_) = read(write_extxyz(frames, tmp_path / "m.xyz"), index=":")
+    assert not first.pbc.any()
+    assert (write_deepmd(frames, tmp_path / "dp") / "nopbc").exists()

@@ -48,7 +48,7 @@ def write_extxyz(frames: FrameSet, path: Path, split: str | None = None) -> Path
             symbols=list(frames.species),
             positions=frames.positions[t],
             cell=frames.cell[t],
-            pbc=True,
+            pbc=bool(np.abs(frames.cell[t]).sum() > 0),  # a molecule's zero cell: no box
         )
         atoms.calc = SinglePointCalculator(
             atoms, energy=float(frames.energy[t]), forces=frames.forces[t]
@@ -74,6 +74,8 @@ def write_deepmd(frames: FrameSet, folder: Path, split: str | None = None) -> Pa
     np.save(sets / "force.npy", frames.forces[chosen].reshape(len(chosen), 3 * n))
     np.save(sets / "energy.npy", frames.energy[chosen])
     np.save(sets / "box.npy", frames.cell[chosen].reshape(len(chosen), 9))
+    if not np.abs(frames.cell[chosen]).sum() > 0:
+        (folder / "nopbc").write_text("")  # deepmd's marker of a system without a box
     return folder
 
 

@@ -49,8 +49,13 @@ class GraphCache:
     def __call__(self, frame: int) -> tuple[torch.Tensor, torch.Tensor]:
         if frame in self.graphs:
             return self.graphs[frame]
+        cell = self.frames.cell[frame]
+        periodic = bool(np.abs(cell).sum() > 0)  # a molecule's dataset has a zero cell
         graph = neighbor_graph(
-            self.frames.positions[frame], self.frames.cell[frame], (True, True, True), self.cutoff
+            self.frames.positions[frame],
+            cell if periodic else None,
+            (periodic,) * 3,
+            self.cutoff,
         )
         if self.edges + graph[0].shape[1] <= self.max_edges:
             self.graphs[frame] = graph
