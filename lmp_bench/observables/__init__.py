@@ -7,6 +7,7 @@ NumPy and freud only: observables never import LAMMPS or torch.
 from lmp_bench.observables.diffusivity import Diffusivity
 from lmp_bench.observables.distances import BondStability, DistanceHistogram
 from lmp_bench.observables.energy import EnergyDrift
+from lmp_bench.observables.fes import FreeEnergySurface
 from lmp_bench.observables.frames import Frames
 from lmp_bench.observables.rdf import RDF
 from lmp_bench.observables.readers import read_lammps_dump
@@ -19,6 +20,7 @@ __all__ = [
     "DistanceHistogram",
     "EnergyDrift",
     "Frames",
+    "FreeEnergySurface",
     "RDFStability",
     "read_lammps_dump",
 ]
