@@ -202,6 +202,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_data_make(args: argparse.Namespace) -> int:
     if args.system == "lips":
         return make_lips_stand_in(args)
+    if args.system == "alanine":
+        return make_alanine_stand_in(args)
     if args.system != "water":
         return make_molecule_stand_in(args)
     from lmp_bench.data.make_water import make_water_dataset
@@ -239,6 +241,22 @@ def make_molecule_stand_in(args: argparse.Namespace) -> int:
     out = Path(args.output or f"{args.system}-xtb-{frames}.h5")
     print(f"lmp-bench: {SOURCE}; {frames} frames -> {out}")
     data = make_molecule_dataset(out, args.system.removeprefix("md17-"), frames, args.seed)
+    sizes = ", ".join(f"{name} {len(idx)}" for name, idx in data.splits.items())
+    print(f"lmp-bench: {len(data)} frames ({sizes}) written to {out}")
+    return 0
+
+
+def make_alanine_stand_in(args: argparse.Namespace) -> int:
+    """Alanine dipeptide data as the paper made it: explicit-water AMBER-03 MD (OpenMM),
+    forces on the 22 peptide atoms; named a stand-in."""
+    try:
+        from lmp_bench.data.make_alanine import SOURCE, make_alanine_dataset
+    except ImportError as err:
+        raise RuntimeError(f"the alanine data needs OpenMM ({err}): pip install openmm") from err
+    frames = args.frames or 1000
+    out = Path(args.output or f"alanine-openmm-{frames}.h5")
+    print(f"lmp-bench: {SOURCE}; {frames} frames, one every 1 ps -> {out}")
+    data = make_alanine_dataset(out, frames, args.seed)
     sizes = ", ".join(f"{name} {len(idx)}" for name, idx in data.splits.items())
     print(f"lmp-bench: {len(data)} frames ({sizes}) written to {out}")
     return 0
@@ -502,7 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="make, export and import datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     make = data_commands.add_parser(
-        "make", help="reference data: water with LAMMPS; MD17 and LiPS stand-ins with xTB"
+        "make",
+        help="reference data: water (LAMMPS); MD17, LiPS (xTB) and alanine (OpenMM) stand-ins",
     )
     make.add_argument(
         "system",
@@ -513,6 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
             "md17-naphthalene",
             "md17-salicylic",
             "lips",
+            "alanine",
         ],
     )
     make.add_argument("--molecules", type=int, default=64, help="64 or 512")

@@ -168,7 +168,8 @@ def prepare_molecule(
     Atom types are the molecule's elements in alphabetical order."""
     if start is None:
         raise ValueError(
-            "the md17 deck starts from dataset frames: give --start-from <dataset.h5> "
+            "the molecule decks (md17, alanine) start from dataset frames: give --start-from "
+            "<dataset.h5> "
             "(lmp-bench data make md17-ethanol, or data fetch md17-ethanol + data import)"
         )
     if start.periodic:
@@ -183,14 +184,29 @@ def prepare_molecule(
     return {"data_file": str(data), "model_setup": str(setup), "type_species": " ".join(types)}
 
 
+def prepare_alanine(
+    folder: Path, model: Model, molecules: int, seed: int, start: StartFrame | None = None
+) -> dict[str, str]:
+    """inputs/alanine.in: the molecule's start and model lines, and the COLVARS file of
+    design.md's well-tempered metadynamics on phi and psi (atoms found from the bonds)."""
+    from lmp_bench.lammps.colvars import alanine_metadynamics
+    from lmp_bench.observables.backbone import phi_psi_atoms
+
+    variables = prepare_molecule(folder, model, molecules, seed, start)
+    assert start is not None  # prepare_molecule refused a missing start
+    phi, psi = phi_psi_atoms(start.positions, start.species)
+    bias = alanine_metadynamics(tuple(a + 1 for a in phi), tuple(a + 1 for a in psi))
+    return {**variables, "colvars_config": str(bias.write(folder / "colvars.in"))}
+
+
 def write_molecule_data(
     path: Path, positions: np.ndarray, species: np.ndarray, types: tuple[str, ...]
 ) -> Path:
-    """A LAMMPS data file (atomic style) of one molecule, a 5 A margin around it (the deck
-    shrink-wraps the box anyway), masses from ASE's table."""
+    """A LAMMPS data file (atomic style) of one molecule in a box 50 A wider than it on each
+    side (the molecule decks' fixed open boundaries), masses from ASE's table."""
     from ase.data import atomic_masses, atomic_numbers
 
-    low, high = positions.min(0) - 5.0, positions.max(0) + 5.0
+    low, high = positions.min(0) - 50.0, positions.max(0) + 50.0
     lines = [
         "one molecule, lmp-bench",
         "",
@@ -275,6 +291,7 @@ SYSTEMS = {
         5.0,
     ),  # fmt: skip
     # types come from the dataset (its elements, sorted)
+    "alanine": System("alanine", 0.002, 500, (), 5000.0, prepare_alanine, molecule=True),
     "md17": System("md17", 0.0005, 100, (), 300.0, prepare_molecule, molecule=True),
 }
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from ase.build import molecule
-from systems import lmp_bench
+from systems import BondSprings, lmp_bench
 
 from lmp_bench.data.formats import read_sgdml_npz
 from lmp_bench.data.frames_file import read_frames, write_frames
@@ -24,41 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 MD17 = str(ROOT / "inputs" / "md17.in")
 KCAL = 0.0433641043  # eV per kcal/mol, by hand: 4184 J / 96485.33212 C/mol
 ETHANOL = molecule("CH3CH2OH")
-
-
-class BondSprings(torch.nn.Module):
-    """Morse springs between element pairs closer than their bond length + 0.35 A (in
-    ethanol only bonded pairs are), H-H purely repulsive: keeps a molecule whole at 500 K,
-    a stand-in for a trained model. `depth` 0 leaves only the H-H repulsion: the molecule
-    falls apart."""
-
-    R0 = {("C", "C"): 1.52, ("C", "H"): 1.09, ("C", "O"): 1.43, ("H", "O"): 0.96}
-
-    def __init__(self, depth: float = 4.0):
-        super().__init__()
-        self.species, self.cutoff, self.num_layers = ["C", "H", "O"], 1.87, 1
-        r0 = torch.ones(3, 3, dtype=torch.float64)  # H-H and O-O: repulsion from 1 A
-        well = torch.zeros(3, 3, dtype=torch.float64)
-        for (a, b), length in self.R0.items():
-            i, j = self.species.index(a), self.species.index(b)
-            r0[i, j] = r0[j, i] = length
-            well[i, j] = well[j, i] = depth
-        self.register_buffer("r0", r0)
-        self.register_buffer("well", well)
-
-    def forward(
-        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
-    ) -> torch.Tensor:
-        r = torch.sqrt((edge_vectors * edge_vectors).sum(1))
-        a, b = species[edge_index[0]], species[edge_index[1]]
-        r0 = self.r0[a, b]
-        morse = self.well[a, b] * ((1 - torch.exp(-2.0 * (r - r0))) ** 2 - 1)
-        repulsion = torch.exp(-4.0 * (r - r0)) * (self.well[a, b] == 0)
-        # 1 up to r0 + 0.15 A, smoothly to 0 at r0 + 0.35 A (each pair type's own cutoff)
-        x = torch.clamp((r - r0 - 0.15) / 0.2, 0.0, 1.0)
-        pair = (morse + repulsion) * 0.5 * (torch.cos(torch.pi * x) + 1)
-        out = torch.zeros(species.shape[0], dtype=pair.dtype, device=pair.device)
-        return out.index_add(0, edge_index[0], 0.5 * pair)
 
 
 def write_sgdml(path: Path, frames: int, seed: int) -> dict:
@@ -160,7 +124,7 @@ def test_md17_run_and_evaluate(dataset, springs, tmp_path):
         (folder,) = (tmp_path / name).iterdir()
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["type_species"] == "C H O" and manifest["timestep_ps"] == 0.0005
-        assert "boundary s s s" in (folder / "replica-0" / "deck.in").read_text()
+        assert "boundary f f f" in (folder / "replica-0" / "deck.in").read_text()
         scores[name] = evaluate(folder, dataset)
         shown = lmp_bench("evaluate", str(folder), "--reference", str(dataset))
         assert shown.returncode == 0 and "h(r) MAE" in shown.stdout, shown.stderr

@@ -92,7 +92,7 @@ def read_mdsim_npy(path: str | Path, frame_interval_ps: float = 0.1) -> FrameSet
         data = np.load(path, allow_pickle=True).item()
     except (ValueError, OSError, AttributeError) as err:
         raise DataFileError(f"{path} is not a pickled-dict .npy file ({err})") from err
-    missing = [key for key in MDSIM_KEYS if key not in data]
+    missing = [key for key in MDSIM_KEYS if key not in data and key != "energy"]
     if missing:
         raise DataFileError(f"{path} lacks the keys {missing} of the paper's data files")
     lengths, angles = np.asarray(data["lengths"]), np.asarray(data["angles"])
@@ -112,7 +112,11 @@ def read_mdsim_npy(path: str | Path, frame_interval_ps: float = 0.1) -> FrameSet
         unwrapped_positions=np.asarray(data["unwrapped_coords"], dtype=float),
         velocities=np.asarray(data["velocities"], dtype=float),
         forces=np.asarray(data["forces"], dtype=float) * KCAL_PER_MOL_IN_EV,
-        energy=np.asarray(data["energy"], dtype=float).reshape(frames) * KCAL_PER_MOL_IN_EV,
+        energy=(  # the alanine file has forces only: energies NaN
+            np.asarray(data["energy"], dtype=float).reshape(frames) * KCAL_PER_MOL_IN_EV
+            if "energy" in data
+            else np.full(frames, np.nan)
+        ),
         time=np.arange(frames) * frame_interval_ps,
         attributes={"source": f"paper data file {path.name} (kcal/mol converted to eV)"},
     )

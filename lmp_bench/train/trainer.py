@@ -42,8 +42,11 @@ def normalisation(frames: FrameSet, train: np.ndarray, species: np.ndarray, n_sp
     frames' energies: E ~ sum_s n_s shift_s)."""
     scale = float(np.sqrt(np.mean(frames.forces[train] ** 2)))
     counts = np.bincount(species, minlength=n_species).astype(float)
+    energies = frames.energy[train]
+    if not np.isfinite(energies).all():  # forces-only data (the paper's alanine): no shifts
+        return scale, [0.0] * n_species
     design = np.tile(counts, (len(train), 1))
-    shifts, *_ = np.linalg.lstsq(design, frames.energy[train], rcond=None)
+    shifts, *_ = np.linalg.lstsq(design, energies, rcond=None)
     return scale, [float(s) for s in shifts]
 
 
@@ -62,7 +65,9 @@ def loss_and_errors(
         force_error = forces - batch.forces
         energy_error = energy - batch.energy
         loss = config.force_weight * ((force_error / scale) ** 2).mean()
-        loss = loss + config.energy_weight * ((energy_error / scale) ** 2).mean()
+        labelled = torch.isfinite(batch.energy)  # forces-only frames carry NaN energies
+        if labelled.any():
+            loss = loss + config.energy_weight * ((energy_error[labelled] / scale) ** 2).mean()
         if train_step is not None:
             train_step(loss)
             _progress(number, len(batches), float(loss.detach()))
