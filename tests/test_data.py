@@ -97,9 +97,12 @@ def test_paper_npy_reader_converts_kcal_to_ev(tmp_path):
     assert loaded.forces[0, 0, 0] == pytest.approx(0.0433641043)  # 1 kcal/mol = 0.04336 eV
     assert loaded.energy[0] == pytest.approx(-4.33641043)
     assert np.allclose(loaded.cell[0], np.eye(3) * 12.4429)
-    del data["energy"]
+    del data["energy"]  # the paper's alanine file: forces only
+    np.save(tmp_path / "forces-only.npy", data, allow_pickle=True)
+    assert np.isnan(read_mdsim_npy(tmp_path / "forces-only.npy").energy).all()
+    del data["forces"]
     np.save(tmp_path / "broken.npy", data, allow_pickle=True)
-    with pytest.raises(DataFileError, match=r"lacks the keys \['energy'\]"):
+    with pytest.raises(DataFileError, match=r"lacks the keys \['forces'\]"):
         read_mdsim_npy(tmp_path / "broken.npy")
 
 
