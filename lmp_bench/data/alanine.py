@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lmp_bench.observables.backbone import dihedral
+
 # (residue, atom name, element) in file order; indices below refer to this order.
 ATOMS: tuple[tuple[str, str, str], ...] = (
     ("ACE", "HH31", "H"),  # 0
@@ -124,23 +126,10 @@ def chirality(positions: np.ndarray) -> float:
     return float(np.dot(n - ca, np.cross(c - ca, cb - ca)))
 
 
-def dihedral(points: np.ndarray) -> np.ndarray:
-    """(..., 4, 3) -> (...) dihedral angles, radians in (-pi, pi] (IUPAC sign)."""
-    b0 = points[..., 0, :] - points[..., 1, :]
-    b1 = points[..., 2, :] - points[..., 1, :]
-    b2 = points[..., 3, :] - points[..., 2, :]
-    b1 = b1 / np.linalg.norm(b1, axis=-1, keepdims=True)
-    v = b0 - np.sum(b0 * b1, axis=-1, keepdims=True) * b1
-    w = b2 - np.sum(b2 * b1, axis=-1, keepdims=True) * b1
-    x = np.sum(v * w, axis=-1)
-    y = np.sum(np.cross(b1, v) * w, axis=-1)
-    return np.arctan2(y, x)
-
-
 def dihedrals(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(phi, psi), radians, of (..., 22, 3) positions (any length unit)."""
     positions = np.asarray(positions, dtype=float)
-    return dihedral(positions[..., PHI_ATOMS, :]), dihedral(positions[..., PSI_ATOMS, :])
+    return dihedral(positions, PHI_ATOMS), dihedral(positions, PSI_ATOMS)
 
 
 def alanine_dipeptide_topology(
