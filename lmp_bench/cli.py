@@ -224,9 +224,14 @@ def cmd_data_make(args: argparse.Namespace) -> int:
         args.equilibrate,
         args.ranks,
     )
-    sizes = ", ".join(f"{name} {len(idx)}" for name, idx in data.splits.items())
-    print(f"lmp-bench: {len(data)} frames ({sizes}) written to {out}")
+    report_written(data, str(out))
     return 0
+
+
+def report_written(data, where: str) -> None:
+    """The one line every `data make` ends with: frames, split sizes, file(s)."""
+    sizes = ", ".join(f"{name} {len(idx)}" for name, idx in data.splits.items())
+    print(f"lmp-bench: {len(data)} frames ({sizes}) written to {where}")
 
 
 def make_molecule_stand_in(args: argparse.Namespace) -> int:
@@ -241,8 +246,7 @@ def make_molecule_stand_in(args: argparse.Namespace) -> int:
     out = Path(args.output or f"{args.system}-xtb-{frames}.h5")
     print(f"lmp-bench: {SOURCE}; {frames} frames -> {out}")
     data = make_molecule_dataset(out, args.system.removeprefix("md17-"), frames, args.seed)
-    sizes = ", ".join(f"{name} {len(idx)}" for name, idx in data.splits.items())
-    print(f"lmp-bench: {len(data)} frames ({sizes}) written to {out}")
+    report_written(data, str(out))
     return 0
 
 
@@ -257,8 +261,7 @@ def make_alanine_stand_in(args: argparse.Namespace) -> int:
     out = Path(args.output or f"alanine-openmm-{frames}.h5")
     print(f"lmp-bench: {SOURCE}; {frames} frames, one every 1 ps -> {out}")
     data = make_alanine_dataset(out, frames, args.seed)
-    sizes = ", ".join(f"{name} {len(idx)}" for name, idx in data.splits.items())
-    print(f"lmp-bench: {len(data)} frames ({sizes}) written to {out}")
+    report_written(data, str(out))
     return 0
 
 
@@ -274,8 +277,7 @@ def make_lips_stand_in(args: argparse.Namespace) -> int:
     out = Path(args.output or f"lips-xtb-{frames}.h5")
     print(f"lmp-bench: {SOURCE}; {frames} frames (~7 an hour on one core) -> {out}")
     data = make_lips_dataset(out, frames, args.seed)
-    sizes = ", ".join(f"{name} {len(idx)}" for name, idx in data.splits.items())
-    print(f"lmp-bench: {len(data)} frames ({sizes}) written to {out} and {out.with_suffix('.xyz')}")
+    report_written(data, f"{out} and {out.with_suffix('.xyz')}")
     return 0
 
 

@@ -38,6 +38,12 @@ def replica_folders(folder: Path) -> list[Path]:
     return replicas
 
 
+def replica_status(replica: Path) -> dict:
+    """The runner's status.json of a replica; empty for a killed one (none was written)."""
+    path = replica / "status.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def replica_frames(replica: Path, system: System, species: list[str] | None = None) -> Frames:
     """A replica's dump as frames; `species`: element of each atom type (the run's)."""
     return read_lammps_dump(
@@ -79,8 +85,7 @@ def score_replica(replica: Path, system: System, reference_rdf: RDF, reference_d
         msd_frames = stable.since(system.diffusion_skip_ps)
         d = Diffusivity(system.diffusion_element, system.diffusion_time_ps).compute(msd_frames)
         d = d.coefficient
-    status_path = replica / "status.json"
-    status = json.loads(status_path.read_text()) if status_path.exists() else {}
+    status = replica_status(replica)
     return {
         "replica": replica.name,
         "state": status.get("state", "unknown (killed?)"),
@@ -157,8 +162,7 @@ def score_molecule_replica(
         )
     stability = BondStability(reference).compute(frames)
     stable = frames.head(max(stability.stable_frames, 1))
-    status_path = replica / "status.json"
-    status = json.loads(status_path.read_text()) if status_path.exists() else {}
+    status = replica_status(replica)
     return {
         "replica": replica.name,
         "state": status.get("state", "unknown (killed?)"),
