@@ -53,22 +53,29 @@ def water_frame(molecules: int) -> FrameSet:
     )
 
 
-def fresh_model(name: str, size: str) -> torch.nn.Module:
+def fresh_model(name: str, size: str, species: list[str] = SPECIES) -> torch.nn.Module:
     """The zoo network wrapped as training deploys it (ScaledModel), seeded."""
     torch.manual_seed(0)
-    return new_model({"model": name, "size": size}, SPECIES, FORCE_SCALE, [0.0, 0.0])
+    return new_model({"model": name, "size": size}, species, FORCE_SCALE, [0.0] * len(species))
 
 
 def md_steps_per_second(
     model: Model, molecules: int, steps: int, repeats: int, ranks: int, folder: Path
 ) -> float:
-    """Median steps/s of `repeats` segments of `steps` NVT steps (after run 0 and a 10-step
-    warm-up), each from LAMMPS's Loop time line."""
+    """deck_steps_per_second of inputs/water.in with `molecules` built molecules."""
     folder.mkdir(parents=True, exist_ok=True)
     variables = SYSTEMS["water"].prepare(folder, model, molecules, 0)
-    commands = "".join(f"variable {k} string {v}\n" for k, v in variables.items())
+    return deck_steps_per_second(DECK, variables, steps, repeats, ranks)
+
+
+def deck_steps_per_second(
+    deck: Path, variables: dict[str, str], steps: int, repeats: int, ranks: int
+) -> float:
+    """Median steps/s of `repeats` segments of `steps` steps of a deck (after run 0 and a
+    10-step warm-up), each from LAMMPS's Loop time line."""
+    commands = "".join(f'variable {k} string "{v}"\n' for k, v in variables.items())
     log = run_snapshot(
-        commands + DECK.read_text(), ranks, segments=[10] + [steps] * repeats, atom_virial=False
+        commands + deck.read_text(), ranks, segments=[10] + [steps] * repeats, atom_virial=False
     ).log
     loops = ["Loop time" + part for part in log.split("Loop time")[1:]]
     return statistics.median(loop_performance(loop)[1] for loop in loops[-repeats:])

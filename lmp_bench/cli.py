@@ -66,7 +66,9 @@ def store_system(args: argparse.Namespace, system) -> str:
 
 
 def test_frame_starts(dataset: str, replicas: int, seed: int) -> dict:
-    """{replica: (frame index, StartFrame)} from distinct random frames of the test split."""
+    """{replica: (frame index, StartFrame)}: distinct random frames of the test split, or,
+    for an alanine dataset holding a reference FES, the test frames nearest to its lowest
+    minima (design.md: one replica from each FES minimum)."""
     import numpy as np
 
     from lmp_bench.data.frames_file import read_frames
@@ -77,6 +79,20 @@ def test_frame_starts(dataset: str, replicas: int, seed: int) -> dict:
     if len(test) < replicas:
         raise ValueError(f"{dataset} has {len(test)} test frames for {replicas} replicas")
     chosen = np.random.default_rng(seed).choice(test, replicas, replace=False)
+    if frames.attributes.get("system") == "alanine":
+        from lmp_bench.data.alanine_fes import fes_minima, frames_at_minima, read_reference_fes
+
+        reference = read_reference_fes(dataset)
+        if reference is None:
+            print(
+                f"lmp-bench: {dataset} has no reference FES, so replicas start from random "
+                "test frames; add one with `lmp-bench data make alanine-fes -o "
+                f"{dataset}` to start one replica at each FES minimum"
+            )
+        else:
+            minima = fes_minima(reference, replicas)
+            nearest = frames_at_minima(frames.unwrapped_positions, frames.species, test, minima)
+            chosen = np.resize(nearest, replicas)  # more replicas than minima: cycle them
     return {
         k: (int(i), StartFrame(frames.unwrapped_positions[i], frames.species, frames.cell[i]))
         for k, i in enumerate(chosen)
@@ -204,6 +220,8 @@ def cmd_data_make(args: argparse.Namespace) -> int:
         return make_lips_stand_in(args)
     if args.system == "alanine":
         return make_alanine_stand_in(args)
+    if args.system == "alanine-fes":
+        return make_alanine_reference_fes(args)
     if args.system != "water":
         return make_molecule_stand_in(args)
     from lmp_bench.data.make_water import make_water_dataset
@@ -262,6 +280,26 @@ def make_alanine_stand_in(args: argparse.Namespace) -> int:
     print(f"lmp-bench: {SOURCE}; {frames} frames, one every 1 ps -> {out}")
     data = make_alanine_dataset(out, frames, args.seed)
     report_written(data, str(out))
+    return 0
+
+
+def make_alanine_reference_fes(args: argparse.Namespace) -> int:
+    """The reference F(phi, psi) of an alanine dataset: well-tempered metadynamics of its
+    classical force field (OpenMM), stored in the dataset file for `run` and `evaluate`."""
+    from lmp_bench.data.alanine_fes import make_reference_fes
+
+    if not args.output:
+        raise ValueError(
+            "data make alanine-fes adds the reference FES to an alanine dataset: "
+            "name it with -o alanine.h5"
+        )
+    print(
+        f"lmp-bench: well-tempered metadynamics of AMBER-03 ({args.solvent}), {args.ns} ns "
+        f"-> {args.output} (group /reference_fes, written every 100 ps)"
+    )
+    start = time.perf_counter()
+    make_reference_fes(Path(args.output), args.ns, args.seed, args.solvent)
+    print(f"lmp-bench: reference FES of {args.ns} ns in {time.perf_counter() - start:.0f} s")
     return 0
 
 
@@ -363,6 +401,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from lmp_bench.frameworks import framework, framework_of_path
+    from lmp_bench.train.scores import score_line
     from lmp_bench.train.trainer import test_checkpoint
 
     name = framework_of_path(args.checkpoint)
@@ -370,11 +409,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         result = framework(name).test(Path(args.checkpoint), args.data, args.split)
     else:
         result = test_checkpoint(args.checkpoint, args.data, args.split)
-    print(
-        f"{result['split']} split, {result['frames']} frames: energy MAE "
-        f"{result['energy_mae_meV']:.2f} meV ({result['energy_mae_meV_per_atom']:.3f} meV/atom), "
-        f"force MAE {result['force_mae_meV_per_A']:.2f} meV/A"
-    )
+    print(f"{result['split']} split, {result['frames']} frames: {score_line(result)}")
     print(json.dumps(result))
     return 0
 
@@ -535,7 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
             "md17-salicylic",
             "lips",
             "alanine",
+            "alanine-fes",
         ],
+        help="alanine-fes: the reference FES of the alanine dataset named by -o",
     )
     make.add_argument("--molecules", type=int, default=64, help="64 or 512")
     make.add_argument(
@@ -552,6 +589,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--ranks", type=int, default=1)
+    make.add_argument("--ns", type=float, default=5.0, help="alanine-fes: metadynamics length")
+    make.add_argument(
+        "--solvent",
+        choices=["tip3p", "obc"],
+        default="tip3p",
+        help="alanine-fes: the "
+        "data's explicit water, or OBC implicit solvent (fast, not the data's force field)",
+    )
     make.add_argument("-o", "--output", help="dataset file (.h5)")
     make.set_defaults(handler=cmd_data_make)
     export = data_commands.add_parser("export", help="write a dataset for another code")

@@ -1,9 +1,11 @@
 """Score a run folder against a reference: stability, structure, diffusivity, speed.
 
-Periodic systems (water) are scored against a reference run folder: RDF stability, RDF
-error, diffusivity. Molecules (md17) against their dataset file: bond-length stability
-and h(r) error. Every observable uses only the stable part of a replica (design.md);
-diffusivity only for replicas stable for at least the system's diffusion time.
+Periodic systems (water, lips) are scored against a reference run folder: RDF stability,
+RDF error, diffusivity. Molecules (md17, alanine) against their dataset file: bond-length
+stability and h(r) error; alanine also by the error of its metadynamics FES against the
+reference FES stored in the dataset (`lmp-bench data make alanine-fes`). Every observable
+uses only the stable part of a replica (design.md); diffusivity only for replicas stable
+for at least the system's diffusion time.
 """
 
 from __future__ import annotations
@@ -151,8 +153,27 @@ def dataset_reference(path: Path) -> Frames:
     return Frames(data.unwrapped_positions, np.asarray(data.species), np.zeros((3, 3)), data.time)
 
 
+def fes_mae(replica: Path, system: System, stable_ps: float, reference) -> float | None:
+    """FES MAE (kJ/mol, design.md's x 2 pi) of the hills a replica deposited while stable;
+    None without a reference FES or hills (an NVE run, or one that failed before its first)."""
+    from lmp_bench.lammps.colvars import hills_path
+    from lmp_bench.observables.fes import FreeEnergySurface, read_hills
+
+    hills = hills_path(replica / "colvars")
+    if reference is None or not hills.is_file() or not hills.read_text().strip():
+        return None
+    until_step = round(stable_ps / system.timestep_ps)
+    fes = FreeEnergySurface().compute(read_hills(hills), until_step=until_step)
+    return fes.mae(reference)
+
+
 def score_molecule_replica(
-    replica: Path, system: System, species: list[str], reference: Frames, reference_h: np.ndarray
+    replica: Path,
+    system: System,
+    species: list[str],
+    reference: Frames,
+    reference_h: np.ndarray,
+    reference_fes=None,
 ) -> dict:
     frames = replica_frames(replica, system, species)
     if list(frames.species) != list(reference.species):
@@ -169,6 +190,11 @@ def score_molecule_replica(
         "simulated_ps": float(frames.times[-1] - frames.times[0]),
         "stability_ps": stability.stable_time_ps,
         "h_mae": DistanceHistogram().compute(stable).mae(reference_h),
+        **(
+            {"fes_mae_kJ_mol": fes_mae(replica, system, stability.stable_time_ps, reference_fes)}
+            if system.name == "alanine"
+            else {}
+        ),
         "steps_per_second": status.get("steps_per_second"),
         **nve_metrics(replica, system, len(frames.species), stability.stable_time_ps),
     }
@@ -183,16 +209,25 @@ def evaluate_molecule(folder: Path, reference: Path, manifest: dict, system: Sys
     frames = dataset_reference(reference)
     reference_h = DistanceHistogram().compute(frames).h
     species = manifest["type_species"].split()
+    reference_fes = None
+    if system.name == "alanine":
+        from lmp_bench.data.alanine_fes import read_reference_fes
+
+        reference_fes = read_reference_fes(reference)
+        if reference_fes is None:
+            print(
+                f"lmp-bench: {reference} holds no reference FES, so no FES MAE; add one with "
+                f"`lmp-bench data make alanine-fes -o {reference}`"
+            )
     replicas = [
-        score_molecule_replica(r, system, species, frames, reference_h)
+        score_molecule_replica(r, system, species, frames, reference_h, reference_fes)
         for r in replica_folders(folder)
     ]
+    keys = ("stability_ps", "h_mae", "fes_mae_kJ_mol", "steps_per_second", "nve_drift_meV_atom_ps")
     return {
         "replicas": replicas,
         "summary": {
-            key: mean_std([r[key] for r in replicas])
-            for key in ("stability_ps", "h_mae", "steps_per_second", "nve_drift_meV_atom_ps")
-            if key in replicas[0]
+            key: mean_std([r[key] for r in replicas]) for key in keys if key in replicas[0]
         },
     }
 
@@ -255,7 +290,8 @@ def table_columns(metrics: dict) -> list[tuple[str, str]]:
     drift = drift if "nve_drift_meV_atom_ps" in first else []
     speed = [("steps/s", "steps_per_second")]
     if "h_mae" in first:
-        return [("stability (ps)", "stability_ps"), ("h(r) MAE", "h_mae"), *drift, *speed]
+        fes = [("FES MAE (kJ/mol)", "fes_mae_kJ_mol")] if "fes_mae_kJ_mol" in first else []
+        return [("stability (ps)", "stability_ps"), ("h(r) MAE", "h_mae"), *fes, *drift, *speed]
     return (
         [("stability (ps)", "stability_ps")]
         + [(f"RDF MAE {p}", f"rdf_mae {p}") for p in first["rdf_mae"]]

@@ -50,9 +50,11 @@ def write_extxyz(frames: FrameSet, path: Path, split: str | None = None) -> Path
             cell=frames.cell[t],
             pbc=bool(np.abs(frames.cell[t]).sum() > 0),  # a molecule's zero cell: no box
         )
-        atoms.calc = SinglePointCalculator(
-            atoms, energy=float(frames.energy[t]), forces=frames.forces[t]
-        )
+        energy = float(frames.energy[t])
+        labels = {"forces": frames.forces[t]}
+        if np.isfinite(energy):  # forces-only data (alanine) gets no energy key
+            labels["energy"] = energy
+        atoms.calc = SinglePointCalculator(atoms, **labels)
         images.append(atoms)
     write(path, images, format="extxyz")
     return path
@@ -72,7 +74,8 @@ def write_deepmd(frames: FrameSet, folder: Path, split: str | None = None) -> Pa
     n = len(frames.species)
     np.save(sets / "coord.npy", frames.positions[chosen].reshape(len(chosen), 3 * n))
     np.save(sets / "force.npy", frames.forces[chosen].reshape(len(chosen), 3 * n))
-    np.save(sets / "energy.npy", frames.energy[chosen])
+    if np.isfinite(frames.energy[chosen]).all():  # no energy.npy: deepmd fits forces only
+        np.save(sets / "energy.npy", frames.energy[chosen])
     np.save(sets / "box.npy", frames.cell[chosen].reshape(len(chosen), 9))
     if not np.abs(frames.cell[chosen]).sum() > 0:
         (folder / "nopbc").write_text("")  # deepmd's marker of a system without a box

@@ -71,15 +71,36 @@ def openmm_seeds(seed: int) -> tuple[int, int]:
     return int(drawn[0]), int(drawn[1])
 
 
-def solvated_run(
-    seed: int = 0, water_padding_nm: float = WATER_PADDING_NM, threads: int = 1
-) -> SolvatedRun:
-    """The peptide in TIP3P (cube, `water_padding_nm` around it), minimised, with seeded
-    Maxwell-Boltzmann velocities at 300 K, on OpenMM's CPU platform with `threads` threads."""
-    import openmm
+SOLVENTS = {
+    "tip3p": "explicit TIP3P water (the data's own setting)",
+    "obc": "OBC implicit solvent (amber03_obc.xml): fast, for tests and quick looks",
+}
+
+
+@dataclass
+class PeptideSystem:
+    """The peptide (atoms first) in its solvent, as OpenMM objects, before any Context."""
+
+    topology: object
+    system: object
+    positions: object
+    waters: int
+
+
+def peptide_system(solvent: str = "tip3p", water_padding_nm: float = WATER_PADDING_NM):
+    """AMBER-03 alanine dipeptide in `solvent` (SOLVENTS): a TIP3P cube, `water_padding_nm`
+    around the peptide, PME, or OBC implicit solvent with no cutoff; bonds to H constrained."""
     from openmm import app, unit
 
+    if solvent not in SOLVENTS:
+        raise ValueError(f"solvent {solvent!r}: choose one of {', '.join(SOLVENTS)}")
     topology, positions = alanine_dipeptide_topology()
+    if solvent == "obc":
+        forcefield = app.ForceField(FORCE_FIELD[0], "amber03_obc.xml")
+        system = forcefield.createSystem(
+            topology, nonbondedMethod=app.NoCutoff, constraints=app.HBonds
+        )
+        return PeptideSystem(topology, system, positions, 0)
     forcefield = app.ForceField(*FORCE_FIELD)
     modeller = app.Modeller(topology, positions)
     modeller.addSolvent(forcefield, model="tip3p", padding=water_padding_nm * unit.nanometer)
@@ -93,19 +114,52 @@ def solvated_run(
         constraints=app.HBonds,
         rigidWater=True,
     )
-    integrator_seed, velocity_seed = openmm_seeds(seed)
+    waters = sum(residue.name == "HOH" for residue in modeller.topology.residues())
+    return PeptideSystem(modeller.topology, system, modeller.positions, waters)
+
+
+def langevin_integrator(seed: int):
+    """design.md's thermostat for the peptide: LangevinMiddle, 300 K, 1/ps, 2 fs, seeded."""
+    import openmm
+    from openmm import unit
+
     integrator = openmm.LangevinMiddleIntegrator(
         TEMPERATURE_K * unit.kelvin, FRICTION_PER_PS / unit.picosecond, TIMESTEP_PS
     )
-    integrator.setRandomNumberSeed(integrator_seed)
-    platform = openmm.Platform.getPlatformByName("CPU")
-    context = openmm.Context(system, integrator, platform, {"Threads": str(threads)})
-    context.setPositions(modeller.positions)
+    integrator.setRandomNumberSeed(openmm_seeds(seed)[0])
+    return integrator
+
+
+def minimise_and_heat(context, seed: int) -> None:
+    """Minimise (MINIMISE_TOLERANCE) and draw seeded Maxwell-Boltzmann velocities at 300 K."""
+    import openmm
+    from openmm import unit
+
     openmm.LocalEnergyMinimizer.minimize(context, MINIMISE_TOLERANCE, MINIMISE_MAX_ITERATIONS)
-    context.setVelocitiesToTemperature(TEMPERATURE_K * unit.kelvin, velocity_seed)
+    context.setVelocitiesToTemperature(TEMPERATURE_K * unit.kelvin, openmm_seeds(seed)[1])
+
+
+def cpu_platform(threads: int):
+    import openmm
+
+    return openmm.Platform.getPlatformByName("CPU"), {"Threads": str(threads)}
+
+
+def solvated_run(
+    seed: int = 0, water_padding_nm: float = WATER_PADDING_NM, threads: int = 1
+) -> SolvatedRun:
+    """The peptide in TIP3P (cube, `water_padding_nm` around it), minimised, with seeded
+    Maxwell-Boltzmann velocities at 300 K, on OpenMM's CPU platform with `threads` threads."""
+    import openmm
+    from openmm import unit
+
+    peptide = peptide_system("tip3p", water_padding_nm)
+    integrator = langevin_integrator(seed)
+    context = openmm.Context(peptide.system, integrator, *cpu_platform(threads))
+    context.setPositions(peptide.positions)
+    minimise_and_heat(context, seed)
     box = context.getState().getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
-    waters = sum(residue.name == "HOH" for residue in modeller.topology.residues())
-    return SolvatedRun(system, context, integrator, waters, np.asarray(box))
+    return SolvatedRun(peptide.system, context, integrator, peptide.waters, np.asarray(box))
 
 
 def make_whole(positions: np.ndarray, box: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import importlib.metadata
 import json
 import platform
@@ -35,6 +36,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+
+from lmp_bench.train.scores import energy_scores, score_line
 
 NAME = "deeppot-se"
 DEPLOYED = "frozen_model.pth"
@@ -242,8 +245,16 @@ def train(data: str | Path, settings: list[str], output: Path | None = None) -> 
     if folder.exists():
         raise ValueError(f"run folder {folder} already exists: give a new --output")
     folder.mkdir(parents=True)
+    labels = frames
+    if not np.isfinite(frames.energy).all():
+        # forces-only data (alanine): deepmd's output statistics need energies, so it gets
+        # zeros with the energy loss switched off; a constant per-type energy shift is all
+        # they can set, and forces do not depend on it
+        labels = dataclasses.replace(frames, energy=np.zeros_like(frames.energy))
+        config["loss"]["start_pref_e"] = config["loss"]["limit_pref_e"] = 0
+        print("lmp-bench: forces-only data: deepmd fits forces alone (energy loss off)")
     for split in ("train", "val"):
-        write_deepmd(frames, folder / "data" / split, split)
+        write_deepmd(labels, folder / "data" / split, split)
     (folder / "input.json").write_text(json.dumps(config, indent=2) + "\n")
     record = {
         "model": NAME,
@@ -281,11 +292,7 @@ def train(data: str | Path, settings: list[str], output: Path | None = None) -> 
     record["train_seconds"] = round(seconds, 2)
     record["val"] = result
     (folder / "lmp_bench.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(
-        f"lmp-bench: trained in {seconds:.0f} s; frozen model on val: energy MAE "
-        f"{result['energy_mae_meV']:.2f} meV, force MAE {result['force_mae_meV_per_A']:.2f} meV/A",
-        flush=True,
-    )
+    print(f"lmp-bench: trained in {seconds:.0f} s; frozen model on val: {score_line(result)}")
     return folder
 
 
@@ -437,9 +444,10 @@ def predict(file: Path, frames, indices: np.ndarray, chunk: int = 16):
     energies, forces = [], []
     for start in range(0, len(indices), chunk):
         part = indices[start : start + chunk]
+        periodic = np.abs(frames.cell[part]).sum() > 0  # a molecule: no box (cells None)
         energy, force, _ = dp.eval(
             frames.positions[part].reshape(len(part), 3 * n),
-            frames.cell[part].reshape(len(part), 9),
+            frames.cell[part].reshape(len(part), 9) if periodic else None,
             atype,
         )
         energies.append(np.asarray(energy).reshape(len(part)))
@@ -452,8 +460,7 @@ def evaluate(file: Path, frames, indices: np.ndarray) -> dict:
     energy_mae = 1000 * float(np.abs(energy - frames.energy[indices]).mean())
     return {
         "frames": len(indices),
-        "energy_mae_meV": energy_mae,
-        "energy_mae_meV_per_atom": energy_mae / len(frames.species),
+        **energy_scores(energy_mae, len(frames.species)),
         "force_mae_meV_per_A": 1000 * float(np.abs(forces - frames.forces[indices]).mean()),
     }
 

@@ -24,6 +24,7 @@ import numpy as np
 from lmp_bench.data.formats import write_extxyz
 from lmp_bench.data.frames_file import read_frames
 from lmp_bench.train.config import ConfigError, dataset_key
+from lmp_bench.train.scores import energy_scores
 from lmp_bench.train.store import best_run, store_root
 
 NAME = "nequip"
@@ -95,8 +96,42 @@ def settings_for(system: str, dataset: str, overrides: list[str]) -> dict:
     return settings
 
 
-def nequip_config(settings: dict, species: list[str], files: dict[str, Path]) -> dict:
-    """The Hydra config nequip-train reads (nequip 0.19 layout)."""
+def forces_only_sections() -> dict:
+    """Loss, metrics and data statistics without energies (the paper's alanine data has
+    forces only): force MSE alone, no per-type energy shifts (nothing to fit them to)."""
+
+    def metric(name: str, field, kind: str, coeff: float | None = None) -> dict:
+        entry = {"name": name, "field": field, "metric": {"_target_": kind}}
+        return entry if coeff is None else {**entry, "coeff": coeff}
+
+    return {
+        "loss": {
+            "_target_": "nequip.train.MetricsManager",
+            "metrics": [metric("forces_mse", "forces", "nequip.train.MeanSquaredError", 1.0)],
+        },
+        "val_metrics": {
+            "_target_": "nequip.train.MetricsManager",
+            "metrics": [metric("forces_mae", "forces", "nequip.train.MeanAbsoluteError", 1.0)],
+        },
+        "stats_manager": {
+            "_target_": "nequip.data.DataStatisticsManager",
+            "metrics": [
+                metric(
+                    "num_neighbors_mean",
+                    {"_target_": "nequip.data.NumNeighbors"},
+                    "nequip.data.Mean",
+                ),
+                metric("forces_rms", "forces", "nequip.data.RootMeanSquare"),
+            ],
+        },
+    }
+
+
+def nequip_config(
+    settings: dict, species: list[str], files: dict[str, Path], energies: bool = True
+) -> dict:
+    """The Hydra config nequip-train reads (nequip 0.19 layout); `energies` False: a
+    forces-only dataset (see forces_only_sections)."""
     loader = {"_target_": "torch.utils.data.DataLoader", "batch_size": settings["batch_size"]}
     trainer = {
         "_target_": "lightning.Trainer",
@@ -132,7 +167,7 @@ def nequip_config(settings: dict, species: list[str], files: dict[str, Path]) ->
     if settings["max_minutes"]:
         seconds = int(60 * settings["max_minutes"])
         trainer["max_time"] = {"seconds": seconds}
-    return {
+    config = {
         "run": ["train"],
         "seed": settings["seed"],
         "cutoff_radius": settings["r_max"],
@@ -208,6 +243,13 @@ def nequip_config(settings: dict, species: list[str], files: dict[str, Path]) ->
             },
         },
     }
+    if not energies:
+        sections = forces_only_sections()
+        config["data"]["stats_manager"] = sections["stats_manager"]
+        module = config["training_module"]
+        module["loss"], module["val_metrics"] = sections["loss"], sections["val_metrics"]
+        module["model"]["per_type_energy_shifts"] = 0.0
+    return config
 
 
 def _run_tool(command: list[str], log: Path, what: str) -> None:
@@ -252,7 +294,8 @@ def train(data: str | Path, settings: list[str], output: Path | None = None) -> 
     folder.mkdir(parents=True, exist_ok=True)
     files = {s: write_extxyz(frames, folder / f"{s}.xyz", s) for s in ("train", "val")}
     species = list(dict.fromkeys(str(s) for s in frames.species))
-    config = nequip_config(chosen, species, files)
+    energies = bool(np.isfinite(frames.energy).all())
+    config = nequip_config(chosen, species, files, energies)
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (folder / "settings.yaml").write_text(yaml.safe_dump({"data": str(data), **chosen}))
     print(f"lmp-bench: nequip-train in {folder} (log: train.log)", flush=True)
@@ -391,20 +434,21 @@ def test(path: Path, data: str | Path, split: str = "test") -> dict:
     calc = calculator(path)
     energy_errors, force_errors = [], []
     for t in indices:
+        periodic = bool(np.abs(frames.cell[t]).sum() > 0)  # a molecule: no box, no images
         atoms = Atoms(
-            symbols=list(frames.species), positions=frames.positions[t], cell=frames.cell[t]
+            symbols=list(frames.species),
+            positions=frames.positions[t],
+            cell=frames.cell[t],
+            pbc=periodic,
         )
-        atoms.pbc = True
         atoms.calc = calc
         energy_errors.append(abs(atoms.get_potential_energy() - frames.energy[t]))
         force_errors.append(np.abs(atoms.get_forces() - frames.forces[t]).mean())
-    energy_mae = 1000.0 * float(np.mean(energy_errors))
     return {
         "checkpoint": str(path),
         "data": str(data),
         "split": split,
         "frames": len(indices),
-        "energy_mae_meV": energy_mae,
-        "energy_mae_meV_per_atom": energy_mae / len(frames.species),
+        **energy_scores(1000.0 * float(np.mean(energy_errors)), len(frames.species)),
         "force_mae_meV_per_A": 1000.0 * float(np.mean(force_errors)),
     }

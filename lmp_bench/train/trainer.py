@@ -23,6 +23,7 @@ from lmp_bench.data.frames_file import FrameSet, read_frames
 from lmp_bench.train.batches import GraphCache, make_batch, predict, species_ids
 from lmp_bench.train.checkpoint import load_checkpoint, new_model, save_checkpoint
 from lmp_bench.train.config import TrainConfig, check, dataset_key, resolve_defaults
+from lmp_bench.train.scores import energy_scores
 from lmp_bench.train.store import store_root
 
 METRICS = (
@@ -257,7 +258,6 @@ def test_checkpoint(checkpoint: str | Path, data: str | Path, split: str = "test
         "data": str(data),
         "split": split,
         "frames": len(indices),
-        "energy_mae_meV": energy_mae,
-        "energy_mae_meV_per_atom": energy_mae / len(frames.species),
+        **energy_scores(energy_mae, len(frames.species)),
         "force_mae_meV_per_A": force_mae,
     }
