@@ -99,12 +99,19 @@ def test_frame_starts(dataset: str, replicas: int, seed: int) -> dict:
     }
 
 
+def replica_layout(replicas: int, ranks: int) -> tuple[int, int]:
+    """(ranks per replica, replicas run at once) for `ranks` MPI ranks in all: each replica
+    gets ranks // replicas (at least 1), and as many run at once as the ranks allow."""
+    ranks_each = max(1, ranks // replicas)
+    return ranks_each, max(1, min(replicas, ranks // ranks_each))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import torch
 
     from lmp_bench.evaluate import reference_observables
     from lmp_bench.lammps.plugin_build import ensure_plugin
-    from lmp_bench.lammps.run import ReplicaJob, WatchdogSpec, run_replica, sha256_of
+    from lmp_bench.lammps.run import ReplicaJob, WatchdogSpec, run_replicas, sha256_of
     from lmp_bench.lammps.runtime import lammps_version
     from lmp_bench.observables.rdf import save_rdf
     from lmp_bench.systems import system_for_deck
@@ -180,12 +187,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         "replicas": [],
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    ranks_each, at_once = replica_layout(args.replicas, args.ranks)
+    manifest.update(ranks_per_replica=ranks_each, replicas_at_once=at_once)
     print(
         f"lmp-bench: {system.name} with {model.label}, {args.replicas} replica(s) of "
-        f"{steps} steps ({steps * system.timestep_ps:g} ps) on {args.ranks} rank(s) -> {folder}"
+        f"{steps} steps ({steps * system.timestep_ps:g} ps), {at_once} at a time on "
+        f"{ranks_each} rank(s) each -> {folder}"
     )
-    for k, seed in enumerate(manifest["seeds"]):
-        job = ReplicaJob(
+    jobs = [
+        ReplicaJob(
             str(deck),
             {**replica_variables[k], "seed": str(seed), "ensemble": args.ensemble},
             steps,
@@ -194,14 +204,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             watchdog,
             f"replica {k + 1}/{args.replicas}",
         )
-        status = run_replica(job, folder / f"replica-{k}", args.ranks)
-        manifest["replicas"].append({"replica": f"replica-{k}", "seed": seed, **status.__dict__})
+        for k, seed in enumerate(manifest["seeds"])
+    ]
+    for first in range(0, len(jobs), at_once):
+        wave = range(first, min(first + at_once, len(jobs)))
+        statuses = run_replicas([(jobs[k], folder / f"replica-{k}") for k in wave], ranks_each)
+        for k, status in zip(wave, statuses, strict=True):
+            seed = manifest["seeds"][k]
+            manifest["replicas"].append(
+                {"replica": f"replica-{k}", "seed": seed, **status.__dict__}
+            )
+            print(
+                f"lmp-bench: replica {k + 1}: {status.state} after {status.time_ps:g} ps, "
+                f"{status.steps_per_second:.1f} steps/s ({manifest['device']}, "
+                f"{ranks_each} rank(s))" + (f": {status.reason}" if status.reason else "")
+            )
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        print(
-            f"lmp-bench: replica {k + 1}: {status.state} after {status.time_ps:g} ps, "
-            f"{status.steps_per_second:.1f} steps/s ({manifest['device']}, {args.ranks} rank(s))"
-            + (f": {status.reason}" if status.reason else "")
-        )
     print(f"lmp-bench: results in {folder}")
     return 0
 
@@ -212,6 +230,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate(Path(args.run), Path(args.reference))
     print(format_table(metrics))
     print(f"lmp-bench: metrics in {Path(args.run) / 'metrics.json'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from lmp_bench.report import make_report
+
+    page = make_report([Path(p) for p in args.runs], Path(args.output))
+    print(f"lmp-bench: report in {page} (tables/ .md .csv, figures/ .png .svg)")
     return 0
 
 
@@ -479,7 +505,13 @@ def build_parser() -> argparse.ArgumentParser:
         "watchdog (stop at the first unstable window)",
     )
     run.add_argument("--start-from", help="dataset (.h5): replicas start from random test frames")
-    run.add_argument("--ranks", type=int, default=1, help="MPI ranks (domain decomposition)")
+    run.add_argument(
+        "--ranks",
+        type=int,
+        default=1,
+        help="MPI ranks in all: replicas share them and run at once, each on its share "
+        "(LAMMPS domain decomposition within a replica)",
+    )
     run.add_argument("--seed", type=int, default=4928, help="velocity seed of replica 1")
     run.add_argument(
         "--ensemble",
@@ -500,6 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", help="run folder written by lmp-bench run")
     evaluate.add_argument("--reference", required=True, help="reference run folder")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    report = commands.add_parser("report", help="tables, figures and an HTML page from runs")
+    report.add_argument("runs", nargs="+", help="run folders, or folders that hold them")
+    report.add_argument("-o", "--output", default="report", help="report folder")
+    report.set_defaults(handler=cmd_report)
 
     models = commands.add_parser("models", help="the model zoo with parameter counts")
     models.add_argument("--species", default="O H", help="species the models are built for")

@@ -76,17 +76,24 @@ def reference_observables(folder: Path) -> tuple[System, RDF, float]:
     return system, rdf, float(np.mean(values)) if values else float("nan")
 
 
-def score_replica(replica: Path, system: System, reference_rdf: RDF, reference_d: float) -> dict:
+def score_replica(
+    replica: Path, system: System, reference_rdf: RDF, reference_d: float, curves: dict
+) -> dict:
+    """Metrics of one replica; its g(r) and MSD curves go into `curves` (for reports)."""
     frames = replica_frames(replica, system)
     stability = RDFStability(reference_rdf, system.rdf_threshold, system.window_ps)
     stability.compute(frames)
     stable = frames.head(max(stability.stable_frames, 1))
-    rdf_mae = stability.rdf.first(len(stable.times)).mae(reference_rdf)
+    stable_rdf = stability.rdf.first(len(stable.times))
+    rdf_mae = stable_rdf.mae(reference_rdf)
+    for (a, b), g in stable_rdf.rdf.items():
+        curves[f"g/{replica.name}/{a}-{b}"] = g
     d = None  # only for runs stable for the dropped start + the diffusion time (design.md)
     if stability.stable_time_ps >= system.diffusion_skip_ps + system.diffusion_time_ps:
         msd_frames = stable.since(system.diffusion_skip_ps)
-        d = Diffusivity(system.diffusion_element, system.diffusion_time_ps).compute(msd_frames)
-        d = d.coefficient
+        msd = Diffusivity(system.diffusion_element, system.diffusion_time_ps).compute(msd_frames)
+        curves[f"msd_t/{replica.name}"], curves[f"msd/{replica.name}"] = msd.lag_times, msd.msd
+        d = msd.coefficient
     status = replica_status(replica)
     return {
         "replica": replica.name,
@@ -153,9 +160,12 @@ def dataset_reference(path: Path) -> Frames:
     return Frames(data.unwrapped_positions, np.asarray(data.species), np.zeros((3, 3)), data.time)
 
 
-def fes_mae(replica: Path, system: System, stable_ps: float, reference) -> float | None:
-    """FES MAE (kJ/mol, design.md's x 2 pi) of the hills a replica deposited while stable;
-    None without a reference FES or hills (an NVE run, or one that failed before its first)."""
+def fes_mae(
+    replica: Path, system: System, stable_ps: float, reference, curves: dict
+) -> float | None:
+    """FES MAE (kJ/mol, design.md's x 2 pi) of the hills a replica deposited while stable
+    (its F goes into `curves`); None without a reference FES or hills (an NVE run, or one
+    that failed before its first hill)."""
     from lmp_bench.lammps.colvars import hills_path
     from lmp_bench.observables.fes import FreeEnergySurface, read_hills
 
@@ -164,6 +174,7 @@ def fes_mae(replica: Path, system: System, stable_ps: float, reference) -> float
         return None
     until_step = round(stable_ps / system.timestep_ps)
     fes = FreeEnergySurface().compute(read_hills(hills), until_step=until_step)
+    curves[f"fes/{replica.name}"] = fes.free_energy
     return fes.mae(reference)
 
 
@@ -173,7 +184,8 @@ def score_molecule_replica(
     species: list[str],
     reference: Frames,
     reference_h: np.ndarray,
-    reference_fes=None,
+    reference_fes,
+    curves: dict,
 ) -> dict:
     frames = replica_frames(replica, system, species)
     if list(frames.species) != list(reference.species):
@@ -183,15 +195,21 @@ def score_molecule_replica(
         )
     stability = BondStability(reference).compute(frames)
     stable = frames.head(max(stability.stable_frames, 1))
+    histogram = DistanceHistogram().compute(stable)
+    curves[f"h/{replica.name}"] = histogram.h
     status = replica_status(replica)
     return {
         "replica": replica.name,
         "state": status.get("state", "unknown (killed?)"),
         "simulated_ps": float(frames.times[-1] - frames.times[0]),
         "stability_ps": stability.stable_time_ps,
-        "h_mae": DistanceHistogram().compute(stable).mae(reference_h),
+        "h_mae": histogram.mae(reference_h),
         **(
-            {"fes_mae_kJ_mol": fes_mae(replica, system, stability.stable_time_ps, reference_fes)}
+            {
+                "fes_mae_kJ_mol": fes_mae(
+                    replica, system, stability.stable_time_ps, reference_fes, curves
+                )
+            }
             if system.name == "alanine"
             else {}
         ),
@@ -200,27 +218,33 @@ def score_molecule_replica(
     }
 
 
-def evaluate_molecule(folder: Path, reference: Path, manifest: dict, system: System) -> dict:
+def evaluate_molecule(
+    folder: Path, reference: Path, manifest: dict, system: System, curves: dict
+) -> dict:
     """Bond-length stability and h(r) error of every replica against the dataset."""
     if not reference.is_file():
         raise RunFolderError(
             f"a {system.name} run is scored against its dataset file (.h5), not {reference}"
         )
     frames = dataset_reference(reference)
-    reference_h = DistanceHistogram().compute(frames).h
+    histogram = DistanceHistogram().compute(frames)
+    reference_h = curves["h/reference"] = histogram.h
+    curves["h_r"] = histogram.bin_centers
     species = manifest["type_species"].split()
     reference_fes = None
     if system.name == "alanine":
         from lmp_bench.data.alanine_fes import read_reference_fes
 
         reference_fes = read_reference_fes(reference)
+        if reference_fes is not None:
+            curves["fes/reference"] = reference_fes.free_energy
         if reference_fes is None:
             print(
                 f"lmp-bench: {reference} holds no reference FES, so no FES MAE; add one with "
                 f"`lmp-bench data make alanine-fes -o {reference}`"
             )
     replicas = [
-        score_molecule_replica(r, system, species, frames, reference_h, reference_fes)
+        score_molecule_replica(r, system, species, frames, reference_h, reference_fes, curves)
         for r in replica_folders(folder)
     ]
     keys = ("stability_ps", "h_mae", "fes_mae_kJ_mol", "steps_per_second", "nve_drift_meV_atom_ps")
@@ -236,8 +260,9 @@ def evaluate(folder: Path, reference: Path) -> dict:
     """Metrics of every replica in `folder` and their mean/std; written to metrics.json."""
     manifest = read_manifest(folder)
     run_system = SYSTEMS[manifest["system"]]
+    curves: dict[str, np.ndarray] = {}
     if run_system.molecule:
-        scores = evaluate_molecule(folder, Path(reference), manifest, run_system)
+        scores = evaluate_molecule(folder, Path(reference), manifest, run_system, curves)
         metrics = {
             "run": str(folder),
             "reference": str(reference),
@@ -246,7 +271,7 @@ def evaluate(folder: Path, reference: Path) -> dict:
             "device": manifest.get("device"),
             **scores,
         }
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        write_results(folder, metrics, curves)
         return metrics
     system, reference_rdf, reference_d = reference_observables(reference)
     if manifest["system"] != system.name:
@@ -254,8 +279,12 @@ def evaluate(folder: Path, reference: Path) -> dict:
             f"{folder} is a {manifest['system']} run but {reference} is "
             f"{system.name}: compare runs of the same system"
         )
+    curves["g_r"] = reference_rdf.bin_centers
+    for (a, b), g in reference_rdf.rdf.items():
+        curves[f"g/reference/{a}-{b}"] = g
     replicas = [
-        score_replica(r, system, reference_rdf, reference_d) for r in replica_folders(folder)
+        score_replica(r, system, reference_rdf, reference_d, curves)
+        for r in replica_folders(folder)
     ]
     pairs = list(replicas[0]["rdf_mae"])
     summary = {
@@ -279,8 +308,15 @@ def evaluate(folder: Path, reference: Path) -> dict:
         "replicas": replicas,
         "summary": summary,
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_results(folder, metrics, curves)
     return metrics
+
+
+def write_results(folder: Path, metrics: dict, curves: dict[str, np.ndarray]) -> None:
+    """metrics.json, and curves.npz: the curves behind the metrics (g(r) or h(r) of the
+    reference and of each replica's stable part, MSDs, FES grids) that reports plot."""
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    np.savez_compressed(folder / "curves.npz", **curves)
 
 
 def table_columns(metrics: dict) -> list[tuple[str, str]]:

@@ -104,3 +104,35 @@ def test_run_trajectory_reads_back_as_frames(tmp_path, lj_files):
     cut = tmp_path / "cut.lammpstrj"
     cut.write_text(text[: int(len(text) * 0.9)])
     assert read_lammps_dump(cut, ["Ar"], 0.004).positions.shape[0] == 3
+
+
+def test_replicas_at_once_equal_replicas_one_after_another(tmp_path, lj_files):
+    """--replicas 2 on 2 ranks runs both at once (one MPI sub-communicator each) and gives
+    the trajectories of the same replicas run one after another on 1 rank; on 4 ranks each
+    replica gets 2 (domain decomposition), equal to round-off."""
+    from lmp_bench.observables import read_lammps_dump
+
+    positions = {}
+    for ranks in (1, 2, 4):
+        result = lmp_bench(
+            "run", str(ROOT / "inputs" / "argon.in"), "--model", str(lj_files["plain.pt2"]),
+            "--steps", "200", "--replicas", "2", "--ranks", str(ranks),
+            "--output", str(tmp_path / str(ranks)),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        (folder,) = (tmp_path / str(ranks)).iterdir()
+        manifest = json.loads((folder / "manifest.json").read_text())
+        expected = {1: (1, 1), 2: (1, 2), 4: (2, 2)}[ranks]
+        assert (manifest["ranks_per_replica"], manifest["replicas_at_once"]) == expected
+        assert [r["state"] for r in manifest["replicas"]] == ["completed"] * 2
+        for k in (0, 1):
+            log = (folder / f"replica-{k}" / "log.lammps").read_text()
+            grid = re.search(r"(\d+) by (\d+) by (\d+) MPI processor grid", log)
+            assert np.prod([int(g) for g in grid.groups()]) == expected[0]
+            dump = folder / f"replica-{k}" / "trajectory.lammpstrj"
+            positions[ranks, k] = read_lammps_dump(dump, ["Ar"], 0.004).positions
+    for k in (0, 1):
+        assert positions[1, k].shape == (3, 864, 3)
+        np.testing.assert_array_equal(positions[2, k], positions[1, k])  # same 1-rank runs
+        np.testing.assert_allclose(positions[4, k], positions[1, k], atol=1e-8)
+    assert np.abs(positions[1, 0][-1] - positions[1, 1][-1]).max() > 1e-3  # own seeds

@@ -1,4 +1,4 @@
-"""Run an input deck with a model into a result folder, one replica at a time.
+"""Run an input deck with a model into a result folder: one replica, or several at once.
 
 A deck sets up the system (units, atoms, force field, thermostat, dumps) and does not
 `run`: the runner advances it in chunks of `chunk` steps (the dump interval), so that
@@ -8,7 +8,9 @@ frame. A replica ends `completed`, `unstable` (the watchdog stopped it), or `fai
 the frames written so far stay in its dump and `status.json` says what happened.
 
 Decks read LAMMPS variables passed with -var (see each deck's header). Under ranks > 1
-the replica runs through mpiexec and LAMMPS's own domain decomposition.
+the replica runs through mpiexec and LAMMPS's own domain decomposition. Replicas run at
+once share one mpiexec: its COMM_WORLD is split into one sub-communicator per replica
+(the way LAMMPS's -partition divides it), each running its own job in its own folder.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run_replica(job: ReplicaJob, folder: Path, ranks: int = 1) -> ReplicaStatus:
-    """Run one replica in `folder` (created); the deck is copied in as deck.in."""
+def write_job(job: ReplicaJob, folder: Path) -> Path:
+    """Make the replica's folder (new), copy the deck in as deck.in, write job.json."""
     deck, folder = Path(job.deck), folder.resolve()
     if not deck.is_file():
         raise FileNotFoundError(f"input deck {deck} does not exist")
@@ -79,18 +81,35 @@ def run_replica(job: ReplicaJob, folder: Path, ranks: int = 1) -> ReplicaStatus:
     job = ReplicaJob(**{**job.__dict__, "deck": "deck.in"})
     payload = {**job.__dict__, "watchdog": job.watchdog.__dict__ if job.watchdog else None}
     (folder / "job.json").write_text(json.dumps(payload, indent=2))
-    command, env = worker_launch("lmp_bench.lammps.run", [str(folder / "job.json")], ranks)
-    with open(folder / "output.txt", "w") as output:
-        # stderr stays on the terminal: it carries the progress line
-        result = subprocess.run(command, cwd=folder, stdout=output, env=env)
-    status_path = folder / "status.json"
-    if result.returncode != 0 or not status_path.exists():
-        log = (folder / "log.lammps").read_text() if (folder / "log.lammps").exists() else ""
-        raise LammpsRunError(
-            error_lines(log, (folder / "output.txt").read_text())
-            + f"\n(see {folder / 'log.lammps'})"
-        )
-    return ReplicaStatus(**json.loads(status_path.read_text()))
+    return folder / "job.json"
+
+
+def run_replica(job: ReplicaJob, folder: Path, ranks: int = 1) -> ReplicaStatus:
+    """Run one replica in `folder` (created) on `ranks` ranks."""
+    return run_replicas([(job, folder)], ranks)[0]
+
+
+def run_replicas(jobs: list[tuple[ReplicaJob, Path]], ranks_each: int = 1) -> list[ReplicaStatus]:
+    """Run replicas at once, each in its folder (created) on `ranks_each` ranks of one
+    mpiexec; a replica's own failure (LAMMPS error, watchdog) does not stop the others."""
+    paths = [write_job(job, folder) for job, folder in jobs]
+    folders = [path.parent for path in paths]
+    ranks = ranks_each * len(jobs)
+    command, env = worker_launch("lmp_bench.lammps.run", [str(p) for p in paths], ranks)
+    with open(folders[0] / "output.txt", "w") as output:
+        # stderr stays on the terminal: it carries the progress lines
+        result = subprocess.run(command, cwd=folders[0], stdout=output, env=env)
+    statuses = []
+    for folder in folders:
+        status_path = folder / "status.json"
+        if result.returncode != 0 or not status_path.exists():
+            log = (folder / "log.lammps").read_text() if (folder / "log.lammps").exists() else ""
+            raise LammpsRunError(
+                error_lines(log, (folders[0] / "output.txt").read_text())
+                + f"\n(see {folder / 'log.lammps'})"
+            )
+        statuses.append(ReplicaStatus(**json.loads(status_path.read_text())))
+    return statuses
 
 
 def loop_performance(log: str) -> tuple[int, float]:
@@ -137,13 +156,20 @@ def _progress(label: str, done: int, total: int, timestep_ps: float, rate: float
         print(line, file=sys.stderr, flush=True)
 
 
-def _worker(job_path: str) -> None:
+def _worker(job_paths: list[str]) -> None:
+    """Run this rank's replica: COMM_WORLD split evenly, in order, among the jobs."""
+    import os
+
     from mpi4py import MPI
 
     from lmp_bench.lammps.session import start_lammps
 
-    comm = MPI.COMM_WORLD
-    job = json.loads(Path(job_path).read_text())
+    world = MPI.COMM_WORLD
+    replica = world.rank // (world.size // len(job_paths))
+    comm = world.Split(replica, world.rank) if len(job_paths) > 1 else world
+    job_path = Path(job_paths[replica])
+    os.chdir(job_path.parent)  # the replica's own folder: its log, dump and status
+    job = json.loads(job_path.read_text())
     args = ["-screen", "none", "-log", "log.lammps", "-nocite"]
     for name, value in job["variables"].items():
         args += ["-var", name, str(value)]
@@ -188,4 +214,4 @@ def _worker(job_path: str) -> None:
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1])
+    _worker(sys.argv[1:])

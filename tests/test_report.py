@@ -1,0 +1,129 @@
+"""`lmp-bench report` on small real runs: tables, figures (checked through matplotlib's
+objects), the HTML page, and runs that cannot be scored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import molecule
+from systems import BondSprings, lmp_bench
+
+from lmp_bench.data.frames_file import FrameSet, write_frames
+from lmp_bench.export import export
+from lmp_bench.report import find_runs, load_run, table
+from lmp_bench.report_figures import force_vs_stability_figure, structure_figure, survival_figure
+
+MD17 = str(Path(__file__).resolve().parents[1] / "inputs" / "md17.in")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """Two md17 runs of 2 replicas (a model that holds ethanol, one that does not), one
+    scored by `evaluate` and one left for the report to score, and a half-written run."""
+    folder = tmp_path_factory.mktemp("report")
+    ethanol = molecule("CH3CH2OH")
+    rng = np.random.default_rng(2)
+    x = ethanol.positions + rng.normal(scale=0.02, size=(20, 9, 3))
+    frames = FrameSet(
+        species=np.array(ethanol.get_chemical_symbols()), cell=np.zeros((20, 3, 3)),
+        positions=x, unwrapped_positions=x, velocities=np.zeros_like(x),
+        forces=np.zeros_like(x), energy=np.zeros(20), time=np.arange(20.0),
+        splits={"train": np.arange(10), "test": np.arange(10, 20)},
+        attributes={"system": "md17-ethanol"},
+    )  # fmt: skip
+    dataset = write_frames(frames, folder / "ethanol.h5")
+    results = folder / "results"
+    for name, depth in (("whole", 4.0), ("broken", 0.0)):
+        model_folder = folder / name
+        model_folder.mkdir()
+        model = export(BondSprings(depth), model_folder / f"springs-{name}.pt")
+        # as a training run leaves it: the model's validation force MAE (meV/A)
+        (model_folder / "metrics.csv").write_text(
+            f"epoch,val_force_mae_meV_per_A\n1,{40.0 if depth else 400.0}\n"
+        )
+        result = lmp_bench(
+            "run", MD17, "--model", str(model), "--start-from", str(dataset),
+            "--replicas", "2", "--steps", "400", "--output", str(results),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+    scored = sorted(results.iterdir())[0]
+    assert lmp_bench("evaluate", str(scored), "--reference", str(dataset)).returncode == 0
+    half = results / "md17-half-written"
+    half.mkdir()
+    (half / "manifest.json").write_text(json.dumps({"system": "md17", "model": "x"}))
+    return results
+
+
+def test_report_writes_tables_figures_and_a_page(runs, tmp_path):
+    result = lmp_bench("report", str(runs), "-o", str(tmp_path / "report"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = tmp_path / "report"
+    markdown = (out / "tables" / "md17.md").read_text()
+    assert (
+        "stability (ps)" in markdown and "h(r) MAE" in markdown and "force MAE (meV/Å)" in markdown
+    )
+    rows = (out / "tables" / "md17.csv").read_text().splitlines()
+    assert len(rows) == 4  # header + 3 runs
+    half = next(row for row in rows if row.startswith("x,"))
+    assert "not scored" in half and ",0," not in half  # missing, never zero
+    for name in ("md17-stability", "md17-structure", "force-mae-vs-stability"):
+        for suffix in (".png", ".svg"):
+            assert (out / "figures" / f"{name}{suffix}").stat().st_size > 1000
+    page = (out / "report.html").read_text()
+    assert page.count("<img") == 3 and page.count("data:image/png;base64,") == 3
+    assert "md17-half-written" in page
+
+
+def test_figures_show_the_runs(runs):
+    results = [load_run(folder) for folder in find_runs([runs])]
+    scored = [r for r in results if r.metrics]
+    assert len(scored) == 2 and sum(r.problem is not None for r in results) == 1
+    survival = survival_figure(results).axes[0]
+    assert survival.get_xlabel() == "time (ps)" and len(survival.lines) == 2
+    for line, r in zip(survival.lines, scored, strict=True):
+        stability = sorted(x["stability_ps"] for x in r.metrics["replicas"])
+        assert np.allclose(line.get_xdata()[1:], stability)
+        assert line.get_ydata()[0] == 1.0 and line.get_ydata()[-1] == 0.0
+    structure = structure_figure(results).axes[0]
+    assert structure.get_ylabel() == "h(r)" and structure.get_xlabel() == "r (Å)"
+    reference, *models = structure.lines
+    assert reference.get_label() == "reference" and len(models) == 2
+    for line, r in zip(models, scored, strict=True):
+        mean = np.mean([r.curves[f"h/{x['replica']}"] for x in r.metrics["replicas"]], axis=0)
+        assert np.allclose(line.get_ydata(), mean)
+    headline = force_vs_stability_figure(results).axes[0]
+    assert headline.get_xlabel() == "force MAE (meV/Å)"
+    assert sorted(r.force_mae for r in scored) == [40.0, 400.0]
+    header, rows = table(results)
+    assert header[:4] == ["model", "run", "force MAE (meV/Å)", "replicas finished"]
+
+
+def test_report_of_a_folder_without_runs(tmp_path):
+    result = lmp_bench("report", str(tmp_path), "-o", str(tmp_path / "report"))
+    assert result.returncode == 2 and "no lmp-bench run folders" in result.stderr
+
+
+def test_analysis_scripts_run_on_a_run_folder(runs, tmp_path):
+    """The analysis/ scripts, as README shows them, on the md17 runs."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    whole, broken = sorted(p for p in runs.iterdir() if "springs" in p.name)[::-1]
+    commands = [
+        ["plot_rdf.py", str(whole), "-o", str(tmp_path / "rdf.png")],
+        ["stability_timeline.py", str(broken), "-o", str(tmp_path / "timeline.png")],
+        ["compare_models.py", str(whole), str(broken), "-o", str(tmp_path / "compare")],
+    ]
+    for script, *args in commands:
+        result = subprocess.run(
+            [sys.executable, str(root / "analysis" / script), *args],
+            capture_output=True, text=True, cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 0, script + result.stdout + result.stderr
+    for name in ("rdf.png", "timeline.png", "compare-structure.png", "compare-stability.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+    assert "springs-whole" in result.stdout and "springs-broken" in result.stdout
