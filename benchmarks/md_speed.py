@@ -1,9 +1,9 @@
 """MD speed: LAMMPS through the plugin against an ASE MD loop driving the same model.
 
-For each model and water system, in one run on one machine:
+For each model and system (water-64, water-512, lips), in one run on one machine:
 
-- LAMMPS:  NVT steps/s of inputs/water.in (LAMMPS's own Loop time), on each --ranks count
-           on the CPU; one rank on a GPU
+- LAMMPS:  NVT steps/s of the system's deck (inputs/water.in, inputs/lips.in; LAMMPS's own
+           Loop time), on each --ranks count on the CPU; one rank on a GPU
 - ASE:     steps/s of a Nose-Hoover chain NVT loop (300 K, 1 fs) with the same model as
            an ASE calculator, ASE's neighbour list rebuilt every step: how the paper's code
            (MDsim) runs MD; one process
@@ -14,11 +14,12 @@ near the start structure (cost depends on atom and edge counts, not on weights):
 runs their AOTInductor export, ASE the eager module (lmp_bench.models.calculator).
 nequip and deeppot-se (--nequip / --deepmd: run folders of `lmp-bench train`) run their
 deployed files in LAMMPS and their own ASE calculators; nequip gets a second LAMMPS row for
-its ase-target compile, the very file its ASE calculator runs. Each figure is the median of
+its ase-target compile, the very file its ASE calculator runs; they run the systems whose
+species they were trained on. Each figure is the median of
 --repeats segments after a warm-up. Threads: OMP_NUM_THREADS (default 1) per process.
 
 Usage: python benchmarks/md_speed.py [--models schnet,painn] [--size small|paper]
-       [--molecules 64,512] [--devices cpu,cuda] [--ranks 1,2] [--md-steps 100]
+       [--systems water-64,water-512,lips] [--devices cpu,cuda] [--ranks 1,2] [--md-steps 100]
        [--nequip RUN] [--deepmd RUN] [--json out.json]
 """
 
@@ -35,11 +36,13 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from ase import Atoms  # noqa: E402
 from harness import (  # noqa: E402
     SPECIES,
     ase_md_steps_per_second,
+    deck_steps_per_second,
     fresh_model,
     md_steps_per_second,
     print_table,
@@ -49,9 +52,10 @@ from harness import (  # noqa: E402
 from lmp_bench.export import export  # noqa: E402
 from lmp_bench.models.calculator import ModelCalculator  # noqa: E402
 from lmp_bench.models.zoo import canonical_name  # noqa: E402
-from lmp_bench.systems import Model  # noqa: E402
+from lmp_bench.systems import SYSTEMS, Model, StartFrame  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+LIPS_DECK = Path(__file__).resolve().parents[1] / "inputs" / "lips.in"
 COLUMNS = [  # (row key, header, alignment and width, number format)
     ("model", "model", "<12", ""),
     ("system", "system", "<10", ""),
@@ -64,11 +68,34 @@ COLUMNS = [  # (row key, header, alignment and width, number format)
 ]
 
 
-def water_atoms(molecules: int) -> Atoms:
-    frame = water_frame(molecules)
+def system_atoms(system: str) -> Atoms:
+    """The start structure of a benchmark system: water-<n> (built box) or lips (the built
+    83-atom cell)."""
+    if system == "lips":
+        from lmp_bench.data.lips import lips_cell
+
+        return lips_cell()
+    frame = water_frame(int(system.removeprefix("water-")))
     return Atoms(
         symbols=list(frame.species), positions=frame.positions[0], cell=frame.cell[0], pbc=True
     )
+
+
+def system_species(system: str) -> list[str]:
+    """The model species of a system, in the order its deck's atom types take them."""
+    return sorted(set(system_atoms(system).get_chemical_symbols())) if system == "lips" else SPECIES
+
+
+def lammps_steps_per_second(system: str, model: Model, ranks: int, args, folder: Path) -> float:
+    """Steps/s of the system's own deck (inputs/water.in, inputs/lips.in) with `model`."""
+    if system == "lips":
+        atoms = system_atoms(system)
+        folder.mkdir(parents=True, exist_ok=True)
+        start = StartFrame(atoms.positions, np.array(atoms.get_chemical_symbols()), atoms.cell[:])
+        variables = SYSTEMS["lips"].prepare(folder, model, 0, 0, start)
+        return deck_steps_per_second(LIPS_DECK, variables, args.md_steps, args.repeats, ranks)
+    molecules = int(system.removeprefix("water-"))
+    return md_steps_per_second(model, molecules, args.md_steps, args.repeats, ranks, folder)
 
 
 def device_name(device: str) -> str:
@@ -79,63 +106,67 @@ def device_name(device: str) -> str:
 
 
 def engine_rows(
+    system: str,
     models: dict[str, Model],
     calculator,
     device: str,
     args: argparse.Namespace,
     scratch: Path,
 ) -> list[dict]:
-    """One row per (system, LAMMPS file, rank count): LAMMPS and ASE steps/s of one model.
-    `models` maps a row label to the LAMMPS model of that label."""
+    """One row per (LAMMPS file, rank count) on `system`: LAMMPS and ASE steps/s of one
+    model. `models` maps a row label to the LAMMPS model of that label."""
     rows = []
     rank_counts = args.rank_counts if device == "cpu" else [1]
-    for molecules in args.molecule_counts:
-        ase = ase_md_steps_per_second(
-            water_atoms(molecules), calculator, args.md_steps, args.repeats
-        )
-        for row_label, model in models.items():
-            for ranks in rank_counts:
-                folder = scratch / f"{row_label}-{device}-{molecules}-{ranks}"
-                lammps = md_steps_per_second(
-                    model, molecules, args.md_steps, args.repeats, ranks, folder
-                )
-                rows.append(
-                    {
-                        "model": row_label,
-                        "system": f"water-{molecules}",
-                        "atoms": 3 * molecules,
-                        "device": device,
-                        "device_name": device_name(device),
-                        "ranks": ranks,
-                        "lammps_steps_per_s": lammps,
-                        "ase_steps_per_s": ase,
-                        "lammps_over_ase": lammps / ase,
-                    }
-                )
-                print(
-                    f"  {row_label} water-{molecules} {device} x{ranks}: LAMMPS {lammps:.2f}, "
-                    f"ASE {ase:.2f} steps/s",
-                    file=sys.stderr,
-                )
+    atoms = system_atoms(system)
+    ase = ase_md_steps_per_second(atoms, calculator, args.md_steps, args.repeats)
+    for row_label, model in models.items():
+        for ranks in rank_counts:
+            folder = scratch / f"{row_label}-{device}-{system}-{ranks}"
+            lammps = lammps_steps_per_second(system, model, ranks, args, folder)
+            rows.append(
+                {
+                    "model": row_label,
+                    "system": system,
+                    "atoms": len(atoms),
+                    "device": device,
+                    "device_name": device_name(device),
+                    "ranks": ranks,
+                    "lammps_steps_per_s": lammps,
+                    "ase_steps_per_s": ase,
+                    "lammps_over_ase": lammps / ase,
+                }
+            )
+            print(
+                f"  {row_label} {system} {device} x{ranks}: LAMMPS {lammps:.2f}, "
+                f"ASE {ase:.2f} steps/s",
+                file=sys.stderr,
+            )
     return rows
 
 
 def zoo_rows(args: argparse.Namespace, device: str, scratch: Path) -> list[dict]:
     rows = []
     for name in args.model_names:
-        path = scratch / f"{name}-{device}.pt2"
-        start = time.perf_counter()
-        export(fresh_model(name, args.size), path, dtype="float32", device=device)
-        seconds = time.perf_counter() - start
-        print(f"  exported {name} ({device}) in {seconds:.0f} s", file=sys.stderr)
-        calculator = ModelCalculator(fresh_model(name, args.size), device, torch.float32)
-        model = Model(path, tuple(SPECIES), device=device)
-        rows += engine_rows({name: model}, calculator, device, args, scratch)
+        for system in args.systems:
+            species = system_species(system)
+            path = scratch / f"{name}-{device}-{''.join(species)}.pt2"
+            if not path.exists():
+                start = time.perf_counter()
+                export(fresh_model(name, args.size, species), path, dtype="float32", device=device)
+                seconds = time.perf_counter() - start
+                print(
+                    f"  exported {name} ({device}, {species}) in {seconds:.0f} s", file=sys.stderr
+                )
+            module = fresh_model(name, args.size, species)
+            calculator = ModelCalculator(module, device, torch.float32)
+            model = Model(path, tuple(species), device=device)
+            rows += engine_rows(system, {name: model}, calculator, device, args, scratch)
     return rows
 
 
 def framework_rows(args: argparse.Namespace, scratch: Path) -> list[dict]:
-    """nequip and deeppot-se on the CPU: deployed files in LAMMPS, own calculators in ASE."""
+    """nequip and deeppot-se on the CPU: deployed files in LAMMPS, own calculators in ASE,
+    on the systems whose species their models know."""
     from lmp_bench.frameworks import framework
 
     rows = []
@@ -150,7 +181,12 @@ def framework_rows(args: argparse.Namespace, scratch: Path) -> list[dict]:
             label: Model(path, tools.species_of(path), framework=name)
             for label, path in files.items()
         }
-        rows += engine_rows(models, tools.ase_calculator(run), "cpu", args, scratch)
+        known = set(next(iter(models.values())).species)
+        for system in args.systems:
+            if not set(system_species(system)) <= known:
+                print(f"  {name}: its model has no {system} species, skipped", file=sys.stderr)
+                continue
+            rows += engine_rows(system, models, tools.ase_calculator(run), "cpu", args, scratch)
     return rows
 
 
@@ -158,7 +194,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="schnet,painn", help="comma list of zoo models")
     parser.add_argument("--size", choices=("small", "paper"), default="paper")
-    parser.add_argument("--molecules", default="64,512", help="comma list (cube numbers)")
+    parser.add_argument(
+        "--systems", default="water-64,water-512,lips", help="comma list: water-<n>, lips"
+    )
     parser.add_argument("--devices", help="comma list; default: cpu, and cuda if torch sees one")
     parser.add_argument("--ranks", default="1,2", help="LAMMPS MPI rank counts on the CPU")
     parser.add_argument("--md-steps", type=int, default=100, help="MD steps per timed segment")
@@ -168,7 +206,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args()
     args.model_names = [canonical_name(name) for name in args.models.split(",") if name]
-    args.molecule_counts = [int(m) for m in args.molecules.split(",")]
+    args.systems = args.systems.split(",")
     args.rank_counts = [int(r) for r in args.ranks.split(",")]
     devices = (
         args.devices.split(",") if args.devices else ["cpu"] + ["cuda"] * torch.cuda.is_available()
@@ -179,7 +217,7 @@ def main() -> None:
             rows += zoo_rows(args, device, Path(scratch))
         rows += framework_rows(args, Path(scratch))
     header = (
-        f"MD speed, LAMMPS vs ASE, water, zoo size {args.size}, float32, torch "
+        f"MD speed, LAMMPS vs ASE, zoo size {args.size}, float32, torch "
         f"{torch.__version__}, {torch.get_num_threads()} thread(s) per process, "
         f"{args.md_steps} steps x {args.repeats} (medians); "
         + "; ".join(f"{d}: {device_name(d)}" for d in devices)

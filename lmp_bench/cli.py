@@ -236,7 +236,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from lmp_bench.report import make_report
 
-    page = make_report([Path(p) for p in args.runs], Path(args.output))
+    speed = Path(args.speed) if args.speed else None
+    page = make_report([Path(p) for p in args.runs], Path(args.output), speed)
     print(f"lmp-bench: report in {page} (tables/ .md .csv, figures/ .png .svg)")
     return 0
 
@@ -536,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="tables, figures and an HTML page from runs")
     report.add_argument("runs", nargs="+", help="run folders, or folders that hold them")
     report.add_argument("-o", "--output", default="report", help="report folder")
+    report.add_argument("--speed", help="JSON of benchmarks/md_speed.py --json: a speed table")
     report.set_defaults(handler=cmd_report)
 
     models = commands.add_parser("models", help="the model zoo with parameter counts")

@@ -150,6 +150,34 @@ def write_table(header: list[str], rows: list[list[str]], stem: Path) -> tuple[P
     return stem.with_suffix(".md"), stem.with_suffix(".csv")
 
 
+SPEED_COLUMNS = [  # (header, key in benchmarks/md_speed.py's JSON rows, format)
+    ("model", "model", ""),
+    ("system", "system", ""),
+    ("atoms", "atoms", ""),
+    ("device", "device_name", ""),
+    ("ranks", "ranks", ""),
+    ("LAMMPS (steps/s)", "lammps_steps_per_s", ".2f"),
+    ("ASE (steps/s)", "ase_steps_per_s", ".2f"),
+    ("LAMMPS/ASE", "lammps_over_ase", ".2f"),
+]
+
+
+def speed_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The rows of a `benchmarks/md_speed.py --json` file as a table."""
+    try:
+        rows = json.loads(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"{path} is not a JSON file of benchmarks/md_speed.py ({err})") from err
+
+    def cell(value, spec: str) -> str:
+        missing = value is None or (isinstance(value, float) and np.isnan(value))
+        return MISSING if missing else f"{value:{spec}}"
+
+    return [title for title, _, _ in SPEED_COLUMNS], [
+        [cell(row.get(key), spec) for _, key, spec in SPEED_COLUMNS] for row in rows
+    ]
+
+
 def save_figure(figure, stem: Path) -> Path:
     """<stem>.png (150 dpi) and <stem>.svg; the PNG's path."""
     figure.savefig(stem.with_suffix(".svg"))
@@ -179,8 +207,9 @@ STYLE = (
 )
 
 
-def make_report(paths: list[Path], out: Path) -> Path:
-    """Tables, figures and report.html in `out` for the runs in `paths`; the page's path."""
+def make_report(paths: list[Path], out: Path, speed: Path | None = None) -> Path:
+    """Tables, figures and report.html in `out` for the runs in `paths` (and the MD speed
+    table of a benchmarks/md_speed.py JSON file); the page's path."""
     from lmp_bench.report_figures import force_vs_stability_figure, system_figures
 
     out.mkdir(parents=True, exist_ok=True)
@@ -204,6 +233,10 @@ def make_report(paths: list[Path], out: Path) -> Path:
             + (f"<ul>{''.join(problems)}</ul>" if problems else "")
             + "".join(images)
         )
+    if speed is not None:
+        header, rows = speed_table(speed)
+        write_table(header, rows, out / "tables" / "md-speed")
+        sections.append(f"<h2>MD speed: LAMMPS against an ASE loop</h2>{html_table(header, rows)}")
     headline = force_vs_stability_figure(results)
     if headline is not None:
         png = save_figure(headline, out / "figures" / "force-mae-vs-stability")

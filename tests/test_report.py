@@ -58,7 +58,14 @@ def runs(tmp_path_factory) -> Path:
 
 
 def test_report_writes_tables_figures_and_a_page(runs, tmp_path):
-    result = lmp_bench("report", str(runs), "-o", str(tmp_path / "report"))
+    speed = tmp_path / "speed.json"  # the layout benchmarks/md_speed.py --json writes
+    speed.write_text(json.dumps({"rows": [
+        {"model": "schnet", "system": "lips", "atoms": 83, "device_name": "x86_64", "ranks": 1,
+         "lammps_steps_per_s": 40.0, "ase_steps_per_s": 10.0, "lammps_over_ase": 4.0},
+        {"model": "nequip", "system": "water-64", "atoms": 192, "device_name": "x86_64",
+         "ranks": 2, "lammps_steps_per_s": 5.0, "ase_steps_per_s": None},
+    ]}))  # fmt: skip
+    result = lmp_bench("report", str(runs), "-o", str(tmp_path / "report"), "--speed", str(speed))
     assert result.returncode == 0, result.stdout + result.stderr
     out = tmp_path / "report"
     markdown = (out / "tables" / "md17.md").read_text()
@@ -72,6 +79,8 @@ def test_report_writes_tables_figures_and_a_page(runs, tmp_path):
     for name in ("md17-stability", "md17-structure", "force-mae-vs-stability"):
         for suffix in (".png", ".svg"):
             assert (out / "figures" / f"{name}{suffix}").stat().st_size > 1000
+    speed_rows = (out / "tables" / "md-speed.csv").read_text().splitlines()
+    assert speed_rows[1].endswith(",40.00,10.00,4.00") and speed_rows[2].endswith(",5.00,—,—")
     page = (out / "report.html").read_text()
     assert page.count("<img") == 3 and page.count("data:image/png;base64,") == 3
     assert "md17-half-written" in page
