@@ -40,7 +40,7 @@ from lmp_bench.systems import SYSTEMS, Model, StartFrame  # noqa: E402
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 INPUTS = Path(__file__).resolve().parents[1] / "inputs"
 MAKER_COLUMNS = [
-    ("maker", "stand-in", "<34", ""),
+    ("maker", "stand-in", "<37", ""),
     ("method", "method", "<30", ""),
     ("atoms", "atoms", ">7", ""),
     ("frames_per_hour", "frames/hour", ">13", ",.0f"),

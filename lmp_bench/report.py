@@ -57,16 +57,18 @@ def find_runs(paths: list[Path]) -> list[Path]:
 
 def model_force_mae(manifest: dict) -> float | None:
     """Validation force MAE (meV/A) from the training run that made the run's model file,
-    when the file sits in one (its metrics.csv's last row)."""
+    when the file sits in one: its metrics.csv's row of the lowest val_loss (the epoch of
+    the best checkpoint), or its only/last row (nequip, deepmd)."""
     model_file = manifest.get("model_file")
-    if not model_file:
+    metrics = Path(model_file).parent / "metrics.csv" if model_file else None
+    if metrics is None or not metrics.is_file():
         return None
-    metrics = Path(model_file).parent / "metrics.csv"
-    if not metrics.is_file():
+    rows = [r for r in csv.DictReader(metrics.open()) if r.get("val_force_mae_meV_per_A")]
+    if not rows:
         return None
-    rows = list(csv.DictReader(metrics.open()))
-    value = rows[-1].get("val_force_mae_meV_per_A") if rows else None
-    return float(value) if value not in (None, "") else None
+    if all(r.get("val_loss") for r in rows):
+        rows = [min(rows, key=lambda r: float(r["val_loss"]))]
+    return float(rows[-1]["val_force_mae_meV_per_A"])
 
 
 def load_run(folder: Path) -> RunResult:

@@ -141,6 +141,17 @@ def test_replicas_start_at_the_reference_minima_and_evaluate_scores_the_fes(data
         expected = numpy_fes_mae(hills, until_step, reference)
         assert replica["fes_mae_kJ_mol"] == pytest.approx(expected, abs=1e-3)
     assert metrics["summary"]["fes_mae_kJ_mol"]["n"] == 3
+    # the report's FES figure: the reference and the run's first replica, marginals below
+    from lmp_bench.report import load_run
+    from lmp_bench.report_figures import fes_figure
+
+    figure = fes_figure([load_run(folder)])
+    maps, marginals = figure.axes[0:2], figure.axes[2:4]  # rows; colour bars come after
+    assert maps[0].get_title() == "reference" and maps[0].get_xlabel() == "phi (rad)"
+    phi_line, psi_line = marginals[0].lines
+    expected = FreeEnergySurface().set_free_energy(reference)
+    np.testing.assert_allclose(phi_line.get_ydata(), expected.marginal(0))
+    np.testing.assert_allclose(psi_line.get_ydata(), expected.marginal(1))
     shown = lmp_bench("evaluate", str(folder), "--reference", str(dataset))
     assert shown.returncode == 0 and "FES MAE (kJ/mol)" in shown.stdout, shown.stderr
 

@@ -4,6 +4,7 @@ objects), the HTML page, and runs that cannot be scored."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from systems import BondSprings, lmp_bench
 
 from lmp_bench.data.frames_file import FrameSet, write_frames
 from lmp_bench.export import export
-from lmp_bench.report import find_runs, load_run, table
+from lmp_bench.report import find_runs, load_run, make_report, table
 from lmp_bench.report_figures import force_vs_stability_figure, structure_figure, survival_figure
 
 MD17 = str(Path(__file__).resolve().parents[1] / "inputs" / "md17.in")
@@ -136,3 +137,43 @@ def test_analysis_scripts_run_on_a_run_folder(runs, tmp_path):
     for name in ("rdf.png", "timeline.png", "compare-structure.png", "compare-stability.png"):
         assert (tmp_path / name).stat().st_size > 1000
     assert "springs-whole" in result.stdout and "springs-broken" in result.stdout
+
+
+def test_every_image_of_the_page_loads_in_headless_chromium(runs, tmp_path):
+    """Debian's chromium opens report.html; a script added to a copy of the page (test
+    instrumentation, not part of the report) records for every <img> whether it decoded."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    page = make_report([runs], tmp_path / "report")
+    probe = (
+        "<script>window.addEventListener('load', () => document.body.setAttribute("
+        "'data-images', [...document.images].map(i => i.complete && i.naturalWidth > 0)"
+        ".join(',')));</script>"
+    )
+    checked = page.with_name("checked.html")
+    checked.write_text(page.read_text().replace("</body>", probe + "</body>"))
+    result = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+         "--dump-dom", checked.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    loaded = re.search(r'data-images="([^"]*)"', result.stdout)
+    assert loaded, result.stdout[-2000:] + result.stderr[-2000:]
+    flags = loaded.group(1).split(",")
+    assert len(flags) == 3 and set(flags) == {"true"}
+
+
+def test_force_mae_is_the_best_checkpoints(tmp_path):
+    """A zoo training run keeps its lowest-val_loss epoch as best.pt: its force MAE counts."""
+    from lmp_bench.report import model_force_mae
+
+    (tmp_path / "metrics.csv").write_text(
+        "epoch,val_loss,val_force_mae_meV_per_A\n1,5.0,90\n2,2.0,60\n3,3.0,70\n"
+    )
+    assert model_force_mae({"model_file": str(tmp_path / "best-cpu.pt2")}) == 60.0
+    assert model_force_mae({"model_file": str(tmp_path / "elsewhere" / "m.pt2")}) is None
+    assert model_force_mae({"model_file": None}) is None

@@ -98,6 +98,7 @@ def test_zoo_test_command_equals_an_evaluation_here(shape, datasets, tmp_path, c
     assert result["force_mae_meV_per_A"] == pytest.approx(1000 * np.mean(errors), rel=1e-4)
 
 
+@pytest.mark.slow  # 1-2 minutes each (nequip compiles its model): pytest -m slow
 @pytest.mark.parametrize("framework", ["nequip", "deeppot-se"])
 def test_frameworks_train_and_test_on_forces_only_frames_without_a_box(
     framework, datasets, tmp_path

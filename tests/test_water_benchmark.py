@@ -20,7 +20,7 @@ from systems import lmp_bench
 
 from lmp_bench.data.make_water import frames_from_dump
 from lmp_bench.data.water import write_water_frame
-from lmp_bench.evaluate import evaluate
+from lmp_bench.evaluate import evaluate, reference_observables
 from lmp_bench.lammps.snapshot import run_snapshot
 from lmp_bench.observables import read_lammps_dump
 from lmp_bench.systems import classical_water_lines
@@ -62,6 +62,20 @@ def test_second_reference_scores_close_to_the_first(reference, tmp_path):
         assert error < 0.8, pair
     assert replica["steps_per_second"] > 0
     assert json.loads((second / "metrics.json").read_text())["summary"]["stability_ps"]["n"] == 1
+    # the report's g(r) figure: one panel per pair, the reference and this run's curve
+    from lmp_bench.report import load_run
+    from lmp_bench.report_figures import structure_figure
+
+    panels = structure_figure([load_run(second)]).axes
+    assert [ax.get_ylabel() for ax in panels] == ["g(r) H-H", "g(r) H-O", "g(r) O-O"]
+    _, reference_rdf, _ = reference_observables(reference)
+    for ax in panels:
+        pair = tuple(ax.get_ylabel().split()[1].split("-"))
+        reference_line, run_line = ax.lines
+        np.testing.assert_allclose(reference_line.get_ydata(), reference_rdf.rdf[pair])
+        assert np.abs(run_line.get_ydata() - reference_rdf.rdf[pair]).mean() * 6 == pytest.approx(
+            replica["rdf_mae"]["-".join(pair)], rel=1e-9
+        )
 
 
 def test_the_two_variants_are_told_apart(reference, tmp_path):
