@@ -21,9 +21,10 @@ MD17 = str(Path(__file__).resolve().parents[1] / "inputs" / "md17.in")
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> Path:
+def runs(tmp_path_factory, lj_files) -> Path:
     """Two md17 runs of 2 replicas (a model that holds ethanol, one that does not), one
-    scored by `evaluate` and one left for the report to score, and a half-written run."""
+    scored by `evaluate` and one left for the report to score, a half-written run, and an
+    argon run (another system, no reference) in the same folder."""
     folder = tmp_path_factory.mktemp("report")
     ethanol = molecule("CH3CH2OH")
     rng = np.random.default_rng(2)
@@ -50,7 +51,12 @@ def runs(tmp_path_factory) -> Path:
             "--replicas", "2", "--steps", "400", "--output", str(results),
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
-    scored = sorted(results.iterdir())[0]
+    argon = lmp_bench(
+        "run", str(Path(MD17).with_name("argon.in")), "--model", str(lj_files["plain.pt2"]),
+        "--steps", "100", "--output", str(results),
+    )  # fmt: skip
+    assert argon.returncode == 0, argon.stdout + argon.stderr
+    scored = sorted(p for p in results.iterdir() if "springs" in p.name)[0]
     assert lmp_bench("evaluate", str(scored), "--reference", str(dataset)).returncode == 0
     half = results / "md17-half-written"
     half.mkdir()
@@ -82,13 +88,15 @@ def test_report_writes_tables_figures_and_a_page(runs, tmp_path):
             assert (out / "figures" / f"{name}{suffix}").stat().st_size > 1000
     speed_rows = (out / "tables" / "md-speed.csv").read_text().splitlines()
     assert speed_rows[1].endswith(",40.00,10.00,4.00") and speed_rows[2].endswith(",5.00,—,—")
+    argon = (out / "tables" / "argon.md").read_text()  # another system: a table of its own
+    assert "not scored" in argon and "springs" not in argon
     page = (out / "report.html").read_text()
     assert page.count("<img") == 3 and page.count("data:image/png;base64,") == 3
     assert "md17-half-written" in page
 
 
 def test_figures_show_the_runs(runs):
-    results = [load_run(folder) for folder in find_runs([runs])]
+    results = [load_run(folder) for folder in find_runs([runs]) if "argon" not in folder.name]
     scored = [r for r in results if r.metrics]
     assert len(scored) == 2 and sum(r.problem is not None for r in results) == 1
     survival = survival_figure(results).axes[0]
@@ -177,3 +185,20 @@ def test_force_mae_is_the_best_checkpoints(tmp_path):
     assert model_force_mae({"model_file": str(tmp_path / "best-cpu.pt2")}) == 60.0
     assert model_force_mae({"model_file": str(tmp_path / "elsewhere" / "m.pt2")}) is None
     assert model_force_mae({"model_file": None}) is None
+
+
+def test_msd_figure_shows_each_runs_mean_msd():
+    """Runs stable long enough for a diffusivity carry MSD curves (none in the suite: that
+    takes 100 ps of water); the figure draws each run's mean over its replicas."""
+    from lmp_bench.report import RunResult
+    from lmp_bench.report_figures import msd_figure
+
+    t = np.linspace(0, 100, 11)
+    curves = {"msd_t/replica-0": t, "msd/replica-0": 0.6 * t, "msd_t/replica-1": t,
+              "msd/replica-1": 0.8 * t}  # fmt: skip
+    run = RunResult(Path("water-schnet"), {"model": "schnet"}, curves=curves)
+    assert msd_figure([RunResult(Path("x"), {})]) is None  # nothing to draw
+    ax = msd_figure([run]).axes[0]
+    assert ax.get_xlabel() == "lag time (ps)" and ax.get_ylabel() == "MSD (Å²)"
+    (line,) = ax.lines
+    assert np.allclose(line.get_xdata(), t) and np.allclose(line.get_ydata(), 0.7 * t)
