@@ -36,7 +36,8 @@ class RunResult:
 
     @property
     def label(self) -> str:
-        return f"{self.manifest.get('model', '?')} ({self.folder.name})"
+        """Model and the run's start time (HHMMSS of its folder name): short for legends."""
+        return f"{self.manifest.get('model', '?')} · {self.folder.name[-6:]}"
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -95,6 +96,7 @@ def load_run(folder: Path) -> RunResult:
 
 
 def summary_cell(metrics: dict, key: str, digits: str = ".3g") -> str:
+    """'mean ± std (n=replicas with the metric)', or MISSING."""
     value = metrics["summary"].get(key)
     if value is None:
         return MISSING
@@ -132,10 +134,7 @@ def table(results: list[RunResult]) -> tuple[list[str], list[list[str]]]:
             continue
         replicas = r.metrics["replicas"]
         finished = sum(x["state"] == "completed" for x in replicas)
-        summary = {**r.metrics["summary"]}
-        for pair in pairs:
-            summary[f"rdf_mae {pair}"] = summary.get(f"rdf_mae {pair}")
-        cells = [summary_cell({"summary": summary}, key) for _, key in columns]
+        cells = [summary_cell(r.metrics, key) for _, key in columns]
         rows.append([r.manifest.get("model", "?"), r.folder.name, force,
                      f"{finished}/{len(replicas)}", *cells,
                      r.metrics.get("device") or MISSING])  # fmt: skip

@@ -68,7 +68,7 @@ def structure_figure(results: list[RunResult]):
                 ax.plot(r.curves[r_key], np.mean(curves, axis=0), label=r.label)
         ax.set_xlabel("r (Å)")
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize="small")
+    axes[0].legend(fontsize="small")
     return figure
 
 
