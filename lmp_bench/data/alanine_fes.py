@@ -71,7 +71,8 @@ def metadynamics(system):
 
 def surface_of(meta) -> FreeEnergySurface:
     """OpenMM's F (indexed [psi, phi], 61 x 61 with a repeated edge) as our 60 x 60 [phi, psi]."""
-    free_energy = np.asarray(meta.getFreeEnergy().value_in_unit(meta.getFreeEnergy().unit))
+    quantity = meta.getFreeEnergy()  # kJ/mol; computed anew on every call
+    free_energy = np.asarray(quantity.value_in_unit(quantity.unit))
     return FreeEnergySurface().set_free_energy(free_energy[:60, :60].T)
 
 
