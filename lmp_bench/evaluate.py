@@ -238,7 +238,7 @@ def evaluate_molecule(
         reference_fes = read_reference_fes(reference)
         if reference_fes is not None:
             curves["fes/reference"] = reference_fes.free_energy
-        if reference_fes is None:
+        else:
             print(
                 f"lmp-bench: {reference} holds no reference FES, so no FES MAE; add one with "
                 f"`lmp-bench data make alanine-fes -o {reference}`"
