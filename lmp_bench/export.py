@@ -1,6 +1,8 @@
 """Turn a model (see lmp_bench.models.interface) into the file pair_style mlff loads.
 
-Two formats:
+A model that offers ``halo_pieces()`` (lmp_bench.models.halo) is written under model
+contract 3, as pieces the plugin calls layer by layer with a halo exchange between them
+(lmp_bench/export_halo.py); any other model under contract 2, as one graph. Two formats:
 
 - ``.pt2`` (default): an AOTInductor package. The forward pass *and* the autograd
   forces are traced together with make_fx (torch.export cannot export autograd.grad
@@ -22,16 +24,16 @@ from pathlib import Path
 
 import torch
 
+from lmp_bench.export_halo import export_halo
+from lmp_bench.export_errors import ExportError
 from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
+from lmp_bench.models.halo import has_halo_pieces
 from lmp_bench.models.interface import validate_model
 
-CONTRACT_VERSION = "2"
+CONTRACT_GRAPH = "2"  # one graph: forces by autograd inside it
+CONTRACT_HALO = "3"  # per-layer pieces and their vector-Jacobian products
 TORCHSCRIPT_METADATA_FILE = "lmp_bench_metadata.txt"
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-class ExportError(RuntimeError):
-    """The model could not be exported; the message says why."""
 
 
 def export(
@@ -55,7 +57,7 @@ def export(
     props = validate_model(module, torch_dtype)
     module = module.to(device)
     metadata = {
-        "lmp_bench_contract": CONTRACT_VERSION,
+        "lmp_bench_contract": CONTRACT_HALO if has_halo_pieces(module) else CONTRACT_GRAPH,
         "cutoff": repr(props["cutoff"]),
         "species": " ".join(props["species"]),
         "layers": str(props["num_layers"]),
@@ -65,14 +67,18 @@ def export(
         "device": device,
         "torch_version": torch.__version__,
     }
-    graph = (DirectForceGraph if props["direct_forces"] else ConservativeGraph)(module, torch_dtype)
+    if path.suffix not in (".pt2", ".pt"):
+        raise ExportError(f"model file must end in .pt2 (AOTInductor) or .pt (TorchScript): {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if has_halo_pieces(module):
+        metadata["halo_widths"] = " ".join(str(w) for w in module.halo_pieces().halo_widths)
+        export_halo(module, path, metadata, torch_dtype, device, len(props["species"]))
+        return path
+    graph = (DirectForceGraph if props["direct_forces"] else ConservativeGraph)(module, torch_dtype)
     if path.suffix == ".pt2":
         _export_aoti(graph, path, metadata, torch_dtype, device, len(props["species"]))
-    elif path.suffix == ".pt":
-        _export_torchscript(graph, path, metadata)
     else:
-        raise ExportError(f"model file must end in .pt2 (AOTInductor) or .pt (TorchScript): {path}")
+        _export_torchscript(graph, path, metadata)
     return path
 
 
@@ -155,6 +161,8 @@ def aoti_metadata(path: Path) -> dict[str, str]:
     try:
         with zipfile.ZipFile(path) as package:
             names = [n for n in package.namelist() if n.endswith("wrapper_metadata.json")]
+            # contract 3 packages hold one program per piece; "first" carries the metadata
+            names.sort(key=lambda name: "/first/" not in name)
             text = package.read(names[0]) if names else None
     except zipfile.BadZipFile:
         text = None

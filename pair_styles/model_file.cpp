@@ -13,6 +13,26 @@ namespace {
 
 constexpr const char *kTorchScriptMetadataFile = "lmp_bench_metadata.txt";
 
+bool starts_with(const std::string &text, const std::string &prefix)
+{
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+// Which inputs of a piece the backward pass differentiates: a layer's state, ghost rows and
+// edge features; the edge piece's edge vectors.
+std::vector<size_t> differentiable_inputs(const std::string &piece)
+{
+  if (starts_with(piece, "layer_")) return {0, 1, 4};
+  return {2};
+}
+
+// Contract-3 programs in an AOTInductor package: every piece and, for conservative models,
+// the VJP programs (layer_k -> layer_vjp_k, edge -> edge_vjp).
+std::string vjp_program(const std::string &piece)
+{
+  return starts_with(piece, "layer_") ? "layer_vjp_" + piece.substr(6) : piece + "_vjp";
+}
+
 bool ends_with(const std::string &text, const std::string &suffix)
 {
   return text.size() >= suffix.size() &&
@@ -37,7 +57,10 @@ class AotiModel : public ModelFile {
   AotiModel(const std::string &path, const std::string &requested, int device_index) :
       ModelFile(path)
   {
-    auto meta = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(path, "model");
+    // contract 3 packages hold one program per piece; "first" carries the metadata
+    const bool pieces = package_has(path, "first");
+    const char *holder = pieces ? "first" : "model";
+    auto meta = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(path, holder);
     set_metadata(std::map<std::string, std::string>(meta.begin(), meta.end()));
     const std::string &compiled_for = require("device");
     if (!requested.empty() && requested != compiled_for)
@@ -47,17 +70,74 @@ class AotiModel : public ModelFile {
                                "for; re-export it with lmp_bench.export(..., device='" + requested +
                                "') on a machine that has it");
     choose_device(compiled_for, device_index);
-    loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
-        path, "model", false, 1, device_.is_cuda() ? device_.index() : -1);
+    if (!pieces) {
+      loaders_["model"] = load(path, "model");
+      return;
+    }
+    const int layers = std::stoi(require("layers"));
+    std::vector<std::string> names{"first", "edge"};
+    for (int k = 1; k <= layers; k++) names.push_back("layer_" + std::to_string(k));
+    const bool conservative = require("forces") == "conservative";
+    for (const auto &name : std::vector<std::string>(names)) {
+      loaders_[name] = load(path, name);
+      if (conservative && name != "first") loaders_[vjp_program(name)] = load(path, vjp_program(name));
+    }
   }
 
   std::vector<torch::Tensor> run(const std::vector<torch::Tensor> &inputs) override
   {
-    return loader_->run(inputs);
+    return program("model").run(inputs);
+  }
+
+  std::vector<torch::Tensor> run_piece(const std::string &name,
+                                       const std::vector<torch::Tensor> &inputs,
+                                       bool keep_for_vjp) override
+  {
+    if (keep_for_vjp) kept_[name] = inputs;
+    return program(name).run(inputs);
+  }
+
+  // A compiled program has no autograd: the VJP program recomputes the piece's forward.
+  std::vector<torch::Tensor> vjp(const std::string &name, const torch::Tensor &grad) override
+  {
+    auto inputs = kept_.at(name);
+    inputs.push_back(grad);
+    auto out = program(vjp_program(name)).run(inputs);
+    kept_.erase(name);
+    return out;
   }
 
  private:
-  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader_;
+  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> load(const std::string &path,
+                                                                const std::string &name)
+  {
+    return std::make_unique<torch::inductor::AOTIModelPackageLoader>(
+        path, name, false, 1, device_.is_cuda() ? device_.index() : -1);
+  }
+
+  torch::inductor::AOTIModelPackageLoader &program(const std::string &name)
+  {
+    auto found = loaders_.find(name);
+    if (found == loaders_.end())
+      throw std::runtime_error("model file " + path_ + " has no program '" + name +
+                               "': re-export it with this lmp-bench version");
+    return *found->second;
+  }
+
+  // Is there a program `name` in the package? (AOTInductor stores each under
+  // data/aotinductor/<name>/ in the zip.)
+  static bool package_has(const std::string &path, const std::string &name)
+  {
+    try {
+      torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(path, name);
+      return true;
+    } catch (const std::exception &) {
+      return false;
+    }
+  }
+
+  std::map<std::string, std::unique_ptr<torch::inductor::AOTIModelPackageLoader>> loaders_;
+  std::map<std::string, std::vector<torch::Tensor>> kept_;
 };
 
 class TorchScriptModel : public ModelFile {
@@ -78,15 +158,70 @@ class TorchScriptModel : public ModelFile {
 
   std::vector<torch::Tensor> run(const std::vector<torch::Tensor> &inputs) override
   {
-    std::vector<torch::jit::IValue> args(inputs.begin(), inputs.end());
-    auto tuple = module_.forward(args).toTuple();
-    std::vector<torch::Tensor> out;
-    for (const auto &item : tuple->elements()) out.push_back(item.toTensor());
+    return tensors_of(module_.forward(std::vector<torch::jit::IValue>(inputs.begin(), inputs.end())));
+  }
+
+  // Keeps the autograd graph from the piece's forward to its vjp: nothing is recomputed.
+  std::vector<torch::Tensor> run_piece(const std::string &name,
+                                       const std::vector<torch::Tensor> &inputs,
+                                       bool keep_for_vjp) override
+  {
+    torch::jit::Module piece = piece_module(name);
+    if (!keep_for_vjp) {
+      torch::NoGradGuard no_grad;
+      return tensors_of(piece.forward(std::vector<torch::jit::IValue>(inputs.begin(), inputs.end())));
+    }
+    torch::AutoGradMode grad_mode(true);
+    Kept kept;
+    std::vector<torch::jit::IValue> args;
+    for (size_t i = 0; i < inputs.size(); i++) args.emplace_back(inputs[i]);
+    for (size_t i : differentiable_inputs(name)) {
+      auto leaf = inputs[i].detach().requires_grad_(true);
+      args[i] = leaf;
+      kept.leaves.push_back(leaf);
+    }
+    auto out = tensors_of(piece.forward(args));
+    kept.output = out.at(0);
+    kept_[name] = kept;
     return out;
   }
 
+  std::vector<torch::Tensor> vjp(const std::string &name, const torch::Tensor &grad) override
+  {
+    Kept kept = kept_.at(name);
+    kept_.erase(name);
+    auto grads = torch::autograd::grad({kept.output}, kept.leaves, {grad}, false, false, true);
+    for (size_t i = 0; i < grads.size(); i++)
+      if (!grads[i].defined()) grads[i] = torch::zeros_like(kept.leaves[i]);
+    return grads;
+  }
+
  private:
+  struct Kept {
+    std::vector<torch::Tensor> leaves;
+    torch::Tensor output;
+  };
+
+  static std::vector<torch::Tensor> tensors_of(const torch::jit::IValue &value)
+  {
+    if (value.isTensor()) return {value.toTensor()};
+    std::vector<torch::Tensor> out;
+    for (const auto &item : value.toTuple()->elements()) out.push_back(item.toTensor());
+    return out;
+  }
+
+  // The scripted container of lmp_bench/export_halo.py: first, edge, middle[0..L-2], last.
+  torch::jit::Module piece_module(const std::string &name)
+  {
+    if (!starts_with(name, "layer_")) return module_.attr(name).toModule();
+    const int k = std::stoi(name.substr(6));
+    const int layers = std::stoi(require("layers"));
+    if (k == layers) return module_.attr("last").toModule();
+    return module_.attr("middle").toModule().attr(std::to_string(k - 1)).toModule();
+  }
+
   torch::jit::Module module_;
+  std::map<std::string, Kept> kept_;
 };
 
 }    // namespace

@@ -33,9 +33,19 @@ class ModelFile {
   // A file made by nequip-compile (its own inputs and outputs, see README.md).
   bool is_nequip() const { return metadata_.count("nequip_aoti_inputs") > 0; }
 
-  // Runs the graph: positions (N,3), species (N,), edge_index (2,E), nlocal ()
-  // -> atom_energy (N,), forces (N,3), atom_virial (N,6).
+  // Contract 2: runs the graph: positions (N,3), species (N,), edge_index (2,E),
+  // edge_shift (E,3), nlocal () -> atom_energy (N,), forces (N,3), atom_virial (N,6).
   virtual std::vector<torch::Tensor> run(const std::vector<torch::Tensor> &inputs) = 0;
+
+  // Contract 3: runs piece `name` ("first", "edge", "layer_1" .. "layer_L"; see
+  // lmp_bench/models/halo.py). With `keep_for_vjp` the piece remembers what `vjp` needs.
+  virtual std::vector<torch::Tensor> run_piece(const std::string &name,
+                                               const std::vector<torch::Tensor> &inputs,
+                                               bool keep_for_vjp) = 0;
+  // The vector-Jacobian product of the last kept call of piece `name` with `grad` (the
+  // cotangent of its first output): for "layer_k" d/d(state, ghost, edge features), for
+  // "edge" d/d(edge vectors).
+  virtual std::vector<torch::Tensor> vjp(const std::string &name, const torch::Tensor &grad) = 0;
 
   torch::Device device() const { return device_; }
   torch::ScalarType dtype() const { return dtype_; }

@@ -22,7 +22,11 @@ using namespace LAMMPS_NS;
 
 namespace {
 
-constexpr const char *kContractVersion = "2";
+// Model contracts this plugin reads: 2 (one graph) and 3 (pieces with halo exchange).
+bool known_contract(const std::string &version)
+{
+  return version == "2" || version == "3";
+}
 
 // The comm->cutghostuser value an mlff pair style last chose (tells it from a user's own
 // comm_modify cutoff, also after the input switches to another model).
@@ -89,14 +93,17 @@ void PairMLFF::settings(int narg, char **arg)
 
 void PairMLFF::load_model(const std::string &path, const std::string &device)
 {
+  contract = 2;
+  comm_forward = comm_reverse = 0;
   try {
     model = lmp_bench::ModelFile::open(path, device, node_local_rank());
     nequip = model->is_nequip();
     if (nequip) return load_nequip(path);
-    if (model->require("lmp_bench_contract") != kContractVersion)
-      error->all(FLERR, "Model file {} follows model contract {}, this plugin reads contract {}: "
-                        "re-export the model with this lmp-bench version",
-                 path, model->require("lmp_bench_contract"), kContractVersion);
+    if (!known_contract(model->require("lmp_bench_contract")))
+      error->all(FLERR, "Model file {} follows model contract {}, this plugin reads contracts 2 "
+                        "and 3: re-export the model with this lmp-bench version",
+                 path, model->require("lmp_bench_contract"));
+    contract = std::stoi(model->require("lmp_bench_contract"));
     model_cutoff = std::stod(model->require("cutoff"));
     message_passing_layers = std::stoi(model->require("layers"));
     conservative = model->require("forces") == "conservative";
@@ -118,9 +125,11 @@ void PairMLFF::load_model(const std::string &path, const std::string &device)
                           "contribution to pressure and stress/atom is zero (no NPT)", path);
   // One rank owns the whole periodic box: the graph is built on owned atoms only, each ghost
   // neighbour replaced by its owner plus an image shift, so any number of message-passing
-  // layers is exact without ghosts beyond one cutoff. Several ranks: ghosts out to layers x
-  // cutoff carry the graph (see README.md).
+  // layers is exact without ghosts beyond one cutoff. Several ranks: contract 3 exchanges
+  // node features between layers (ghosts to one cutoff); contract 2 keeps ghosts out to
+  // layers x cutoff, which carry the graph (see README.md).
   owner_graph = comm->nprocs == 1;
+  if (contract == 3) return load_halo();
   ghostneigh = (!owner_graph && message_passing_layers > 1) ? 1 : 0;
   // Owner graph: ghost atoms get no forces, so the virial comes from the model's per-atom
   // virials, not from LAMMPS's sum of r.f. Direct-force models have no virial at all.
@@ -128,9 +137,12 @@ void PairMLFF::load_model(const std::string &path, const std::string &device)
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair mlff: {} on {} ({}, {} forces, cutoff {} A, {} message-passing layer(s), "
-                   "species {})\n",
+                   "species {}); model contract 2, {}\n",
                    path, model->device().str(), model->require("dtype"), model->require("forces"),
-                   model_cutoff, message_passing_layers, model->require("species"));
+                   model_cutoff, message_passing_layers, model->require("species"),
+                   owner_graph ? "one rank: owner graph (no ghost rows)"
+                               : (ghostneigh ? "ghost graph: ghosts out to layers x cutoff"
+                                             : "ghosts out to one cutoff"));
 }
 
 void PairMLFF::coeff(int narg, char **arg)
@@ -171,11 +183,14 @@ void PairMLFF::init_style()
   if (!model) error->all(FLERR, "Pair style mlff has no model: check the pair_style line");
   int flags = NeighConst::REQ_FULL;
   if (ghostneigh) flags |= NeighConst::REQ_GHOST;
-  if ((owner_graph || nequip) && atom->tag_enable == 0)
+  if ((owner_graph || nequip || contract == 3) && atom->tag_enable == 0)
     error->all(FLERR, "Pair style mlff needs atom IDs (atom_modify id yes) to map ghost atoms "
                       "to their owners");
   neighbor->add_request(this, flags);
-  if (owner_graph) return;    // the owner graph needs ghosts out to one cutoff only
+  if (owner_graph || contract == 3) {    // ghosts out to one cutoff are enough
+    if (comm->cutghostuser == ghost_cutoff_we_set) comm->cutghostuser = 0.0;    // an earlier model's
+    return;
+  }
 
   // A local atom's energy depends on atoms up to layers x cutoff away; they must be ghosts.
   // Raise the ghost cutoff ourselves, unless the input set a smaller one on purpose.
@@ -270,7 +285,11 @@ void PairMLFF::finish()
   if (comm->me == 0 && model_calls > 0)
     utils::logmesg(lmp, "pair mlff: {} model calls, {:.6g} s in the model on rank 0 ({:.6g} ms per call)\n",
                    model_calls, model_seconds, 1000.0 * model_seconds / model_calls);
+  if (comm->me == 0 && halo_seconds > 0.0)
+    utils::logmesg(lmp, "pair mlff: {:.6g} s in halo exchanges on rank 0 ({:.6g} ms per step)\n",
+                   halo_seconds, 1000.0 * halo_seconds / std::max(model_calls, 1L));
   model_seconds = 0.0;
+  halo_seconds = 0.0;
   model_calls = 0;
 }
 
@@ -290,6 +309,7 @@ void PairMLFF::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
   if (nequip) return compute_nequip();
+  if (contract == 3) return compute_halo();
 
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;

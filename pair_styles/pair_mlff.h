@@ -31,6 +31,17 @@ class PairMLFF : public Pair {
   void init_style() override;
   double init_one(int i, int j) override;
   void finish() override;
+  // halo exchange of node features between layers (model contract 3)
+  int pack_forward_comm(int n, int *list, double *buf, int pbc_flag, int *pbc) override;
+  void unpack_forward_comm(int n, int first, double *buf) override;
+  int pack_reverse_comm(int n, int first, double *buf) override;
+  void unpack_reverse_comm(int n, int *list, double *buf) override;
+  // Forward halo exchange of `width` values per atom in halo_rows (owned rows -> ghost
+  // rows), and its transpose (ghost rows summed into their owners, ghost rows zeroed).
+  // Public for the halo check command (mlff_halo_check.cpp).
+  void halo_forward(int width);
+  void halo_reverse(int width);
+  std::vector<double> halo_rows;            // (nlocal + nghost) x width, row-major
 
  private:
   void allocate();
@@ -39,6 +50,13 @@ class PairMLFF : public Pair {
   torch::Tensor build_edges(int natoms_with_neighbors);
   void map_ghosts_to_owners();
   void check_finite(double energy, double force_sum);
+  // model contract 3, per-layer pieces with halo exchange (pair_mlff_halo.cpp)
+  void load_halo();
+  void build_halo_edges();
+  void compute_halo();
+  torch::Tensor exchange_ghosts(const torch::Tensor &state, int width);
+  void add_ghost_gradients(const torch::Tensor &ghost_grad, torch::Tensor &state_grad, int width);
+  void apply_edge_forces(const torch::Tensor &edge_grad);
   // nequip-compiled files (pair_mlff_nequip.cpp)
   void load_nequip(const std::string &path);
   void gather_system();
@@ -47,7 +65,13 @@ class PairMLFF : public Pair {
   std::unique_ptr<lmp_bench::ModelFile> model;
   std::string model_path;
   double model_cutoff = 0.0;            // Angstrom (metal units)
-  int message_passing_layers = 1;       // ghost cutoff = layers x cutoff
+  int message_passing_layers = 1;       // ghost cutoff = layers x cutoff (contract 2)
+  int contract = 2;                     // 2: one graph, 3: pieces with halo exchange
+  std::vector<int> halo_widths;         // contract 3: columns neighbours read, per layer
+  int halo_width = 0;                   // values per atom of the exchange in progress
+  std::vector<int64_t> halo_edge_index; // contract 3: centres, then neighbours (node index)
+  std::vector<int> halo_edge_atom;      // neighbour's LAMMPS index (its force goes there)
+  std::vector<double> halo_edge_vectors;  // r_j - r_i, Angstrom
   bool conservative = true;             // false: the model returns forces directly
   std::vector<std::string> species;     // model species names, index = model species id
   std::vector<int> type_to_species;     // LAMMPS type (1-based) -> model species id, -1 unset
@@ -66,6 +90,7 @@ class PairMLFF : public Pair {
   std::vector<int64_t> all_tags, all_types, index_of_tag;
   std::vector<double> all_x;
   double model_seconds = 0.0;               // wall time inside the model this run
+  double halo_seconds = 0.0;                // wall time in halo exchanges this run
   long model_calls = 0;
 };
 

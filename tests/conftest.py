@@ -69,7 +69,38 @@ def sw_file(model_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def message_passing_file(model_dir) -> Path:
+    """The two-layer toy as AOTInductor pieces (model contract 3)."""
     return export(MessagePassingToy(), model_dir / "mp-toy.pt2")
+
+
+class GraphOnlyToy(torch.nn.Module):
+    """The two-layer toy's energy written as one function without pieces: exported as one
+    graph (model contract 2)."""
+
+    def __init__(self):
+        super().__init__()
+        toy = MessagePassingToy()
+        self.species, self.cutoff, self.num_layers = toy.species, toy.cutoff, 2
+        self.embedding, self.centres, self.readout = toy.embedding, toy.centres, toy.readout
+        self.self_weights, self.message_weights = toy.self_weights, toy.message_weights
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
+    ) -> torch.Tensor:
+        r = torch.sqrt((edge_vectors * edge_vectors).sum(dim=1))
+        envelope = 0.5 * (torch.cos(torch.pi * r / self.cutoff) + 1.0) * (r < self.cutoff)
+        radial = envelope.unsqueeze(1) * torch.exp(-((r.unsqueeze(1) - self.centres) ** 2))
+        h = self.embedding[species]
+        for self_w, message_w in zip(self.self_weights, self.message_weights):
+            messages = radial * (h @ message_w).index_select(0, edge_index[1])
+            pooled = torch.zeros_like(h).index_add(0, edge_index[0], messages)
+            h = torch.tanh(h @ self_w + pooled)
+        return (h @ self.readout).squeeze(1)
+
+
+@pytest.fixture(scope="session")
+def contract2_toy_file(model_dir) -> Path:
+    return export(GraphOnlyToy(), model_dir / "mp-toy-contract2.pt")
 
 
 @pytest.fixture(scope="session")

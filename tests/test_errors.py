@@ -47,12 +47,13 @@ def test_wrong_number_of_pair_coeff_elements(argon_data, lj_files):
     assert "1 types need 3 arguments, got 4" in message
 
 
-def test_ghost_cutoff_smaller_than_the_model_needs(argon_data, message_passing_file):
-    """Several ranks carry message passing on ghosts (one rank uses the owner graph)."""
+def test_ghost_cutoff_smaller_than_the_model_needs(argon_data, contract2_toy_file):
+    """A contract-2 file on several ranks carries message passing on ghosts out to layers x
+    cutoff (one rank uses the owner graph; contract 3 exchanges features instead)."""
     message = error_of(
         deck(
             argon_data,
-            f"pair_style mlff {message_passing_file}\npair_coeff * * Ar\ncomm_modify cutoff 6.0",
+            f"pair_style mlff {contract2_toy_file}\npair_coeff * * Ar\ncomm_modify cutoff 6.0",
         ),
         ranks=2,
     )

@@ -6,7 +6,9 @@ in LAMMPS or a model cannot take the caller down with it.
 
 Worker protocol: ``python -m lmp_bench.lammps.snapshot SPEC.json OUT.npz``. The spec
 holds the input ``commands`` (a system with pair style set up) and ``segments``, a list of
-step counts: the worker runs ``run 0`` and then each segment, recording after each.
+step counts: the worker runs ``run 0`` and then each segment, recording after each. Several
+inputs of the same atoms (other models, other `processors` layouts) can share one process:
+each after a LAMMPS ``clear``, one record each.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Snapshot:
 
 
 def run_snapshot(
-    commands: str,
+    commands: str | list[str],
     ranks: int = 1,
     segments: list[int] | None = None,
     timeout: float = 600,
@@ -59,15 +61,19 @@ def run_snapshot(
     atom_virial: bool = True,
 ) -> Snapshot:
     """Run `commands` (units, box, atoms, pair style) on `ranks` MPI ranks, in a scratch
-    folder (files the commands write stay there). `energy_terms` are thermo keywords
+    folder (files the commands write stay there). A list of inputs gives one record each
+    (row k: input k, each after a `clear`; no segments). `energy_terms` are thermo keywords
     (ebond, eangle, ...) recorded too. `atom_virial=False` skips compute stress/atom
     (NaN instead), which some pair styles refuse (deepmd's asks for centroid/stress/atom)."""
     with tempfile.TemporaryDirectory(prefix="lmpb-snap-") as scratch:
         spec_path = Path(scratch) / "spec.json"
         out_path = Path(scratch) / "out.npz"
         log_path = Path(scratch) / "log.lammps"
+        inputs = [commands] if isinstance(commands, str) else list(commands)
+        if len(inputs) > 1 and segments:
+            raise ValueError("run_snapshot: segments need a single input")
         spec = {
-            "commands": commands,
+            "inputs": inputs,
             "segments": segments or [],
             "log": str(log_path),
             "terms": list(energy_terms),
@@ -126,14 +132,17 @@ def _worker(spec_path: str, out_path: str) -> None:
     comm = MPI.COMM_WORLD
     lmp = start_lammps(["-screen", "none", "-log", spec["log"], "-nocite"], comm=comm)
     stress = "compute lmpb_stress_atom all stress/atom NULL virial\n" * spec["atom_virial"]
-    lmp.commands_string(
-        spec["commands"] + PROBES + stress + "compute lmpb_unwrap all property/atom xu yu zu\n"
-    )
     rows: dict[str, list] = {
         key: [] for key in Snapshot.__dataclass_fields__ if key not in ("log", "terms")
     }
-    lmp.command("run 0")
-    _record(lmp, rows, spec["terms"], spec["atom_virial"])
+    for k, commands in enumerate(spec["inputs"]):
+        if k:
+            lmp.command("clear")
+        lmp.commands_string(
+            commands + PROBES + stress + "compute lmpb_unwrap all property/atom xu yu zu\n"
+        )
+        lmp.command("run 0")
+        _record(lmp, rows, spec["terms"], spec["atom_virial"])
     for steps in spec["segments"]:
         lmp.command(f"run {steps} pre no post no")
         _record(lmp, rows, spec["terms"], spec["atom_virial"])

@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from lmp_bench.models.halo import HaloPieces, neighbour_rows, run_pieces
+
 
 def _masked(r: torch.Tensor, inside: torch.Tensor, fill: float) -> torch.Tensor:
     """r where `inside`, else `fill`: keeps NaN/Inf of the masked branch out of gradients."""
@@ -150,16 +152,69 @@ class MessagePassingToy(torch.nn.Module):
         )
         self.readout = weights(features, 1)
 
+    def halo_pieces(self) -> HaloPieces:
+        """Model contract 3: neighbours read h @ message_weights (F numbers)."""
+        layers = [ToyLayer(self, k) for k in range(self.num_layers)]
+        return HaloPieces(ToyFirst(self), ToyEdges(self), layers)
+
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
     ) -> torch.Tensor:
-        num_nodes = species.shape[0]
+        return run_pieces(self.halo_pieces(), species, edge_index, edge_vectors)
+
+
+# The toy's state between layers: [h @ message_weights of the next layer | h].
+
+
+class ToyFirst(torch.nn.Module):
+    def __init__(self, model: MessagePassingToy):
+        super().__init__()
+        self.embedding = model.embedding
+        self.message_weight = model.message_weights[0]
+
+    def forward(self, species: torch.Tensor) -> torch.Tensor:
+        h = self.embedding[species]
+        return torch.cat([h @ self.message_weight, h], dim=1)
+
+
+class ToyEdges(torch.nn.Module):
+    """Smooth radial filters (E, F) of every edge."""
+
+    def __init__(self, model: MessagePassingToy):
+        super().__init__()
+        self.centres = model.centres
+        self.cutoff = model.cutoff
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
+    ) -> torch.Tensor:
         r = torch.sqrt((edge_vectors * edge_vectors).sum(dim=1))
         envelope = 0.5 * (torch.cos(math.pi * r / self.cutoff) + 1.0)
         envelope = torch.where(r < self.cutoff, envelope, torch.zeros_like(r))
-        radial = envelope.unsqueeze(1) * torch.exp(-((r.unsqueeze(1) - self.centres) ** 2))
-        h = self.embedding[species]
-        for self_w, message_w in zip(self.self_weights, self.message_weights, strict=True):
-            messages = radial * (h @ message_w).index_select(0, edge_index[1])
-            h = torch.tanh(h @ self_w + _scatter_sum(messages, edge_index[0], num_nodes))
-        return (h @ self.readout).squeeze(1)
+        return envelope.unsqueeze(1) * torch.exp(-((r.unsqueeze(1) - self.centres) ** 2))
+
+
+class ToyLayer(torch.nn.Module):
+    def __init__(self, model: MessagePassingToy, k: int):
+        super().__init__()
+        self.features = model.embedding.shape[1]
+        self.halo_width = self.features
+        self.self_weight = model.self_weights[k]
+        self.last = k == model.num_layers - 1
+        # the next layer's message weights, or the readout after the last layer
+        self.after = model.readout if self.last else model.message_weights[k + 1]
+
+    def forward(
+        self,
+        state: torch.Tensor,
+        ghost: torch.Tensor,
+        species: torch.Tensor,
+        edge_index: torch.Tensor,
+        radial: torch.Tensor,
+    ) -> torch.Tensor:
+        messages = radial * neighbour_rows(state, ghost).index_select(0, edge_index[1])
+        h = state[:, self.features :]
+        h = torch.tanh(h @ self.self_weight + _scatter_sum(messages, edge_index[0], h.shape[0]))
+        if self.last:
+            return (h @ self.after).squeeze(1)
+        return torch.cat([h @ self.after, h], dim=1)

@@ -15,8 +15,9 @@ import torch
 
 def scatter_sum(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
     """Sum rows of `values` into `size` rows by `index` (torch_scatter's scatter_add)."""
-    out = torch.zeros((size,) + tuple(values.shape[1:]), dtype=values.dtype, device=values.device)
-    return out.index_add(0, index, values)
+    shape = list(values.shape)
+    shape[0] = size
+    return values.new_zeros(shape).index_add(0, index, values)
 
 
 def cosine_cutoff(distance: torch.Tensor, cutoff: float) -> torch.Tensor:

@@ -41,6 +41,7 @@ import math
 import numpy as np
 import torch
 
+from lmp_bench.models.halo import HaloPieces, neighbour_rows, run_pieces
 from lmp_bench.models.zoo.common import GaussianSmearing, cosine_cutoff, scatter_sum
 
 # Slater, J. Chem. Phys. 41, 3199 (1964), empirical atomic radii in Angstrom; other
@@ -162,12 +163,14 @@ class Interaction(torch.nn.Module):
         edge_index: torch.Tensor,
         edge_attr: torch.Tensor,
         edge_weight: torch.Tensor,
+        owned: int,
     ) -> torch.Tensor:
+        """The update of the first `owned` nodes (the centres) from all nodes' h."""
         centre, neighbour = edge_index[0], edge_index[1]
         inputs = torch.cat([self.embed_basis(edge_attr), h[centre], h[neighbour]], dim=-1)
         filters = self.filter_network(inputs) * edge_weight.unsqueeze(-1)
         x = self.lin(h)
-        pooled = scatter_sum(x[neighbour] * filters, centre, h.shape[0]) + self.self_weight * x
+        pooled = scatter_sum(x[neighbour] * filters, centre, owned) + self.self_weight * x[:owned]
         return self.node_network(pooled)
 
 
@@ -219,23 +222,94 @@ class ForceNet(torch.nn.Module):
         }
         return cls(species, **(settings | overrides))
 
+    def halo_pieces(self) -> HaloPieces:
+        """Model contract 3: neighbours read h (F numbers); lin(h) is recomputed on ghosts."""
+        last = self.num_layers - 1
+        layers = [ForceNetLayer(self, k) for k in range(last)] + [ForceNetLastLayer(self, last)]
+        return HaloPieces(ForceNetFirst(self), ForceNetEdges(self), layers)
+
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        dtype = edge_vectors.dtype
+        return run_pieces(self.halo_pieces(), species, edge_index, edge_vectors)
+
+
+class ForceNetFirst(torch.nn.Module):
+    def __init__(self, model: ForceNet):
+        super().__init__()
+        self.embedding = model.embedding
+
+    def forward(self, species: torch.Tensor) -> torch.Tensor:
+        return self.embedding(species)
+
+
+class ForceNetEdges(torch.nn.Module):
+    """[sphallmul basis | cosine edge weight | unit bond vector] of every edge."""
+
+    def __init__(self, model: ForceNet):
+        super().__init__()
+        self.basis = model.basis
+        self.cutoff = model.cutoff
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
+    ) -> torch.Tensor:
         distance = torch.sqrt((edge_vectors * edge_vectors).sum(-1))
         unit = edge_vectors / distance.unsqueeze(-1)
-        inside = (distance < self.cutoff).to(dtype)
+        inside = (distance < self.cutoff).to(edge_vectors.dtype)
         edge_weight = torch.cos(0.5 * math.pi * distance / self.cutoff) * inside
         edge_attr = self.basis(species, edge_index, distance, unit)
+        return torch.cat([edge_attr, edge_weight.unsqueeze(-1), unit], dim=1)
 
-        h = self.embedding(species).to(dtype)
-        for interaction in self.interactions:
-            h = h + interaction(h, edge_index, edge_attr, edge_weight)
+
+class ForceNetLayer(torch.nn.Module):
+    """Interaction k: the next h of the owned atoms."""
+
+    def __init__(self, model: ForceNet, k: int):
+        super().__init__()
+        self.interaction = model.interactions[k]
+        self.halo_width = model.embedding.embedding_dim
+
+    def forward(
+        self,
+        state: torch.Tensor,
+        ghost: torch.Tensor,
+        species: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_features: torch.Tensor,
+    ) -> torch.Tensor:
+        edge_attr, edge_weight = edge_features[:, :-4], edge_features[:, -4]
+        h_all = neighbour_rows(state, ghost)
+        return state + self.interaction(h_all, edge_index, edge_attr, edge_weight, state.shape[0])
+
+
+class ForceNetLastLayer(torch.nn.Module):
+    """The last interaction, then the energy and force decoders of the owned atoms."""
+
+    def __init__(self, model: ForceNet, k: int):
+        super().__init__()
+        self.layer = ForceNetLayer(model, k)
+        self.halo_width = self.layer.halo_width
+        self.lin = model.lin
+        self.activation = model.activation
+        self.energy = model.energy
+        self.decoder_edge = model.decoder_edge
+        self.decoder = model.decoder
+
+    def forward(
+        self,
+        state: torch.Tensor,
+        ghost: torch.Tensor,
+        species: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_features: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.layer(state, ghost, species, edge_index, edge_features)
         z = self.activation(self.lin(h))
         atom_energy = self.energy(z).squeeze(-1)
-
         centre = edge_index[0]
+        edge_attr, edge_weight = edge_features[:, :-4], edge_features[:, -4]
         strength = self.decoder(z[centre] * self.decoder_edge(edge_attr)).squeeze(-1)
+        unit = edge_features[:, -3:]
         forces = scatter_sum((strength * edge_weight).unsqueeze(-1) * unit, centre, h.shape[0])
         return atom_energy, forces

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from lmp_bench.models.halo import HaloPieces, neighbour_rows, run_pieces
 from lmp_bench.models.zoo.common import (
     GaussianSmearing,
     ShiftedSoftplus,
@@ -34,16 +35,15 @@ class Interaction(torch.nn.Module):
 
     def forward(
         self,
-        h: torch.Tensor,
+        neighbours: torch.Tensor,
         edge_index: torch.Tensor,
-        distance: torch.Tensor,
-        expansion: torch.Tensor,
+        edge_features: torch.Tensor,
+        owned: int,
     ) -> torch.Tensor:
-        weights = self.filter_network(expansion) * cosine_cutoff(distance, self.cutoff).unsqueeze(
-            -1
-        )
-        messages = self.to_filters(h)[edge_index[1]] * weights
-        pooled = scatter_sum(messages, edge_index[0], h.shape[0])
+        """The update of the `owned` atoms' features from `neighbours` = to_filters(h) of
+        every node (owned, then ghosts) and the edge features [expansion | envelope]."""
+        weights = self.filter_network(edge_features[:, :-1]) * edge_features[:, -1:]
+        pooled = scatter_sum(neighbours[edge_index[1]] * weights, edge_index[0], owned)
         return self.output(self.activation(self.from_filters(pooled)))
 
 
@@ -85,12 +85,68 @@ class SchNet(torch.nn.Module):
         }
         return cls(species, **(settings | overrides))
 
+    def halo_pieces(self) -> HaloPieces:
+        """Model contract 3: neighbours read to_filters(h), the narrowest per-atom tensor."""
+        layers = [SchNetLayer(self, k) for k in range(self.num_layers)]
+        return HaloPieces(SchNetFirst(self), SchNetEdges(self), layers)
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
+    ) -> torch.Tensor:
+        return run_pieces(self.halo_pieces(), species, edge_index, edge_vectors)
+
+
+# State of an atom between layers: [to_filters_k(h) | h] (filters + features columns).
+
+
+class SchNetFirst(torch.nn.Module):
+    def __init__(self, model: SchNet):
+        super().__init__()
+        self.embedding = model.embedding
+        self.to_filters = model.interactions[0].to_filters
+
+    def forward(self, species: torch.Tensor) -> torch.Tensor:
+        h = self.embedding(species)
+        return torch.cat([self.to_filters(h), h], dim=1)
+
+
+class SchNetEdges(torch.nn.Module):
+    def __init__(self, model: SchNet):
+        super().__init__()
+        self.expansion = model.expansion
+        self.cutoff = model.cutoff
+
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
     ) -> torch.Tensor:
         distance = torch.sqrt((edge_vectors * edge_vectors).sum(-1))
         expansion = self.expansion(distance).to(edge_vectors.dtype)
-        h = self.embedding(species).to(edge_vectors.dtype)
-        for interaction in self.interactions:
-            h = h + interaction(h, edge_index, distance, expansion)
-        return self.readout(h).squeeze(-1)
+        return torch.cat([expansion, cosine_cutoff(distance, self.cutoff).unsqueeze(-1)], dim=1)
+
+
+class SchNetLayer(torch.nn.Module):
+    def __init__(self, model: SchNet, k: int):
+        super().__init__()
+        self.interaction = model.interactions[k]
+        self.filters = self.interaction.to_filters.out_features
+        self.halo_width = self.filters
+        last = k == model.num_layers - 1
+        self.last = last
+        # the next layer's per-node linear, or the readout after the last layer
+        self.after = model.readout if last else model.interactions[k + 1].to_filters
+
+    def forward(
+        self,
+        state: torch.Tensor,
+        ghost: torch.Tensor,
+        species: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_features: torch.Tensor,
+    ) -> torch.Tensor:
+        neighbours = neighbour_rows(state, ghost)
+        h = state[:, self.filters :] + self.interaction(
+            neighbours, edge_index, edge_features, state.shape[0]
+        )
+        if self.last:
+            return self.after(h).squeeze(-1)
+        return torch.cat([self.after(h), h], dim=1)

@@ -1,0 +1,215 @@
+"""Write a contract-3 model (lmp_bench.models.halo) as the pieces pair_style mlff calls.
+
+AOTInductor (``.pt2``): one package holding a program per piece — ``first``, ``edge``,
+``layer_k`` (k = 1..L) — and, for conservative models, the vector-Jacobian products
+``edge_vjp`` and ``layer_vjp_k``. A compiled program has no autograd, so each VJP program
+recomputes its piece's forward pass inside (about +1/3 of the piece's compute); it is
+traced with make_fx (forward + autograd.grad), exported with dynamic atom, ghost and edge
+counts, and compiled like the forward pieces. The package's metadata sits on ``first``.
+
+TorchScript (``.pt``): one scripted module holding the pieces as submodules ``first``,
+``edge``, ``middle`` (layers 1..L-1) and ``last``; the plugin keeps autograd graphs
+between a piece's forward and backward call, so nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from lmp_bench.export_errors import ExportError
+from lmp_bench.models.halo import HaloPieces, no_ghosts
+
+TORCHSCRIPT_METADATA_FILE = "lmp_bench_metadata.txt"
+# Example sizes for tracing: distinct primes that no feature width is likely to equal, so
+# that symbolic tracing keeps every count dynamic and never unifies two of them.
+OWNED, GHOSTS, EDGES = 37, 41, 173
+
+
+class LayerVJP(torch.nn.Module):
+    """(state, ghost, species, edge_index, features, grad) -> the layer's VJP with respect
+    to (state, ghost, features)."""
+
+    def __init__(self, layer: torch.nn.Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, state, ghost, species, edge_index, features, grad):
+        leaves = [t.detach().requires_grad_(True) for t in (state, ghost, features)]
+        out = self.layer(leaves[0], leaves[1], species, edge_index, leaves[2])
+        grads = torch.autograd.grad([out], leaves, [grad], allow_unused=True)
+        return tuple(
+            torch.zeros_like(leaf) if g is None else g for g, leaf in zip(grads, leaves, strict=True)
+        )
+
+
+class EdgeVJP(torch.nn.Module):
+    """(species, edge_index, edge_vectors, grad) -> d<grad, features>/d edge_vectors."""
+
+    def __init__(self, edge: torch.nn.Module):
+        super().__init__()
+        self.edge = edge
+
+    def forward(self, species, edge_index, edge_vectors, grad):
+        vectors = edge_vectors.detach().requires_grad_(True)
+        features = self.edge(species, edge_index, vectors)
+        (g,) = torch.autograd.grad([features], [vectors], [grad], allow_unused=True)
+        return torch.zeros_like(vectors) if g is None else g
+
+
+class ScriptedPieces(torch.nn.Module):
+    """The TorchScript container; its forward evaluates the graph without ghost rows."""
+
+    def __init__(self, pieces: HaloPieces):
+        super().__init__()
+        self.first = pieces.first
+        self.edge = pieces.edge
+        self.middle = torch.nn.ModuleList(pieces.layers[:-1])
+        self.last = pieces.layers[-1]
+
+    def forward(self, species, edge_index, edge_vectors):
+        features = self.edge(species, edge_index, edge_vectors)
+        state = self.first(species)
+        for layer in self.middle:
+            state = layer(state, no_ghosts(state, layer.halo_width), species, edge_index, features)
+        return self.last(state, no_ghosts(state, self.last.halo_width), species, edge_index, features)
+
+
+def example_graph(n_species: int, dtype: torch.dtype, device: str) -> dict[str, torch.Tensor]:
+    """A random graph with owned centres and ghost neighbours, of the sizes above."""
+    generator = torch.Generator().manual_seed(3)
+    nodes = OWNED + GHOSTS
+    centre = torch.randint(0, OWNED, (EDGES,), generator=generator)
+    neighbour = (centre + torch.randint(1, nodes, (EDGES,), generator=generator)) % nodes
+    vectors = 0.8 + torch.rand(EDGES, 3, generator=generator, dtype=torch.float64)
+    return {
+        "species": torch.randint(0, n_species, (nodes,), generator=generator).to(device),
+        "edge_index": torch.stack([centre, neighbour]).to(device),
+        "edge_vectors": vectors.to(device, dtype),
+    }
+
+
+def piece_inputs(pieces: HaloPieces, graph: dict[str, torch.Tensor]) -> list[tuple]:
+    """Example inputs of every layer: the owned states the pieces themselves produce on
+    `graph`, random ghost rows."""
+    species, edge_index = graph["species"], graph["edge_index"]
+    generator = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        features = pieces.edge(species, edge_index, graph["edge_vectors"])
+        state = pieces.first(species)[:OWNED]
+        inputs = []
+        for layer in pieces.layers:
+            ghost = torch.rand(GHOSTS, int(layer.halo_width), generator=generator)
+            ghost = ghost.to(state.device, state.dtype)
+            inputs.append((state, ghost, species, edge_index, features))
+            out = layer(state, ghost, species, edge_index, features)
+            state = out[0] if isinstance(out, tuple) else out
+    return inputs
+
+
+def export_halo(
+    module: torch.nn.Module,
+    path: Path,
+    metadata: dict[str, str],
+    dtype: torch.dtype,
+    device: str,
+    n_species: int,
+) -> None:
+    pieces = module.halo_pieces()
+    if path.suffix == ".pt2":
+        _compile_pieces(pieces, path, metadata, dtype, device, n_species, module)
+    else:
+        _script_pieces(pieces, path, metadata, module)
+
+
+def _script_pieces(pieces: HaloPieces, path: Path, metadata: dict, module) -> None:
+    try:
+        scripted = torch.jit.script(ScriptedPieces(pieces))
+    except Exception as err:
+        raise ExportError(
+            f"TorchScript cannot compile the pieces of {type(module).__name__}: {err}. Export "
+            "to .pt2 instead, or make the pieces scriptable."
+        ) from err
+    text = "".join(f"{key}={value}\n" for key, value in metadata.items())
+    scripted.save(str(path), _extra_files={TORCHSCRIPT_METADATA_FILE: text})
+
+
+def _programs(pieces: HaloPieces, graph: dict, conservative: bool) -> dict[str, tuple]:
+    """name -> (module, example inputs, dynamic shapes) of every program in the package."""
+    from torch.export import Dim
+
+    nodes, owned, ghosts, edges = (
+        Dim("nodes", min=1),
+        Dim("owned", min=1),
+        Dim("ghosts", min=0),
+        Dim("edges", min=0),
+    )
+    species, edge_index, vectors = graph["species"], graph["edge_index"], graph["edge_vectors"]
+    edge_dims = ({0: nodes}, {1: edges}, {0: edges})
+    programs = {
+        "first": (pieces.first, (species,), ({0: nodes},)),
+        "edge": (pieces.edge, (species, edge_index, vectors), edge_dims),
+    }
+    layer_dims = ({0: owned}, {0: ghosts}, {0: nodes}, {1: edges}, {0: edges})
+    layer_inputs = piece_inputs(pieces, graph)
+    for k, (layer, inputs) in enumerate(zip(pieces.layers, layer_inputs, strict=True), start=1):
+        programs[f"layer_{k}"] = (layer, inputs, layer_dims)
+        if conservative:
+            with torch.no_grad():
+                out = layer(*inputs)
+            grad = torch.rand_like(out)
+            out_dims = {0: owned}
+            programs[f"layer_vjp_{k}"] = (LayerVJP(layer), (*inputs, grad), (*layer_dims, out_dims))
+    if conservative:
+        with torch.no_grad():
+            features = pieces.edge(species, edge_index, vectors)
+        grad = torch.rand_like(features)
+        programs["edge_vjp"] = (
+            EdgeVJP(pieces.edge),
+            (species, edge_index, vectors, grad),
+            (*edge_dims, {0: edges}),
+        )
+    return programs
+
+
+def _compile_pieces(
+    pieces: HaloPieces,
+    path: Path,
+    metadata: dict,
+    dtype: torch.dtype,
+    device: str,
+    n_species: int,
+    module,
+) -> None:
+    from torch._inductor import aot_compile
+    from torch._inductor.package import package_aoti
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    conservative = metadata["forces"] == "conservative"
+    graph = example_graph(n_species, dtype, device)
+    compiled = {}
+    with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)  # torch-internal notices
+        for name, (piece, inputs, dims) in _programs(pieces, graph, conservative).items():
+            try:
+                if "vjp" in name:  # autograd.grad cannot be exported directly: trace it first
+                    with torch.enable_grad():
+                        piece = make_fx(
+                            piece, tracing_mode="symbolic", _allow_non_fake_inputs=True
+                        )(*inputs)
+                program = torch.export.export(piece, inputs, dynamic_shapes=dims)
+            except Exception as err:  # torch raises many exception types while tracing
+                raise ExportError(
+                    f"tracing piece {name!r} of {type(module).__name__} for AOTInductor failed: "
+                    f"{err}. Pieces must avoid data-dependent Python control flow; TorchScript "
+                    "(.pt) is the fallback."
+                ) from err
+            options: dict = {"aot_inductor.package": True}
+            if name == "first":
+                options["aot_inductor.metadata"] = metadata
+            compiled[name] = aot_compile(program.module(), inputs, options=options)
+        written = package_aoti(str(Path(scratch) / "model.pt2"), compiled)
+        Path(written).replace(path)

@@ -1,0 +1,301 @@
+// pair_style mlff for model contract 3: the model in per-layer pieces, with a halo exchange
+// of node features between layers (see README.md and lmp_bench/models/halo.py).
+//
+// Each rank evaluates the edges of its own atoms only (centre owned, neighbour owned or
+// ghost, ghosts out to one cutoff + skin). Before layer k > 1 the first H_k columns of the
+// owned atoms' state go to their ghost copies by LAMMPS's forward communication; the
+// backward pass runs the layers in reverse, and the gradients of ghost rows go back to their
+// owners by reverse communication (summed). Forces are -dE/dr on both ends of each edge,
+// the ghost end summed back by LAMMPS (newton on). On one rank the graph is the owner graph:
+// no ghost rows, no exchange.
+//
+// Every rank calls every exchange in the same order, also with no atoms (it then skips the
+// model and sends nothing of its own), so a rank without atoms cannot hang the others.
+#include "pair_mlff.h"
+
+#include "model_file.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "neigh_list.h"
+#include "update.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+
+void PairMLFF::load_halo()
+{
+  ghostneigh = 0;
+  halo_widths.clear();
+  for (const auto &word : lmp_bench::split_words(model->require("halo_widths")))
+    halo_widths.push_back(std::stoi(word));
+  if (static_cast<int>(halo_widths.size()) != message_passing_layers ||
+      *std::min_element(halo_widths.begin(), halo_widths.end()) < 1)
+    error->all(FLERR, "Model file {} has invalid metadata: {} layers but halo widths '{}'",
+               model_path, message_passing_layers, model->require("halo_widths"));
+  // LAMMPS sizes its buffers from these (Comm::init), so they are set before any run.
+  comm_forward = comm_reverse = *std::max_element(halo_widths.begin(), halo_widths.end());
+  // Forces land on ghost atoms too, so LAMMPS's sum of r.f over all atoms is the virial.
+  no_virial_fdotr_compute = conservative ? 0 : 1;
+  if (comm->me == 0) {
+    std::string widths;
+    for (int w : halo_widths) widths += " " + std::to_string(w);
+    std::string path_taken = owner_graph
+        ? "one rank: owner graph (no ghost rows, no exchange)"
+        : fmt::format("halo exchange: ghosts to one cutoff, {} forward and {} reverse exchanges "
+                      "per step (values per atom:{})",
+                      message_passing_layers - 1, conservative ? message_passing_layers - 1 : 0,
+                      widths);
+    utils::logmesg(lmp,
+                   "pair mlff: {} on {} ({}, {} forces, cutoff {} A, {} message-passing layer(s), "
+                   "species {}); model contract 3, {}\n",
+                   model_path, model->device().str(), model->require("dtype"),
+                   model->require("forces"), model_cutoff, message_passing_layers,
+                   model->require("species"), path_taken);
+  }
+}
+
+// Edges centred on owned atoms: neighbour node = LAMMPS index (ghost rows follow the owned
+// ones), or on one rank the owner of a ghost neighbour; the force on the neighbour end goes
+// to the LAMMPS atom itself. Vectors are r_j - r_i in float64, Angstrom.
+void PairMLFF::build_halo_edges()
+{
+  if (owner_graph) map_ghosts_to_owners();
+  const double *x = atom->x[0];
+  const double cutoff_sq = model_cutoff * model_cutoff;
+  int64_t capacity = 0;
+  for (int ii = 0; ii < list->inum; ii++) capacity += list->numneigh[list->ilist[ii]];
+  halo_edge_index.resize(2 * capacity);
+  halo_edge_atom.resize(capacity);
+  halo_edge_vectors.resize(3 * capacity);
+  int64_t *centre = halo_edge_index.data();
+  int64_t *neighbour = centre + capacity;
+  int *atom_j = halo_edge_atom.data();
+  double *vec = halo_edge_vectors.data();
+  int64_t count = 0;
+  for (int ii = 0; ii < list->inum; ii++) {
+    const int i = list->ilist[ii];
+    const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
+    const int *jlist = list->firstneigh[i];
+    const int jnum = list->numneigh[i];
+    for (int jj = 0; jj < jnum; jj++) {
+      const int j = jlist[jj] & NEIGHMASK;
+      const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
+      if (dx * dx + dy * dy + dz * dz >= cutoff_sq) continue;
+      centre[count] = i;
+      neighbour[count] = owner_graph ? owner_of[j] : j;
+      atom_j[count] = j;
+      vec[3 * count] = dx;
+      vec[3 * count + 1] = dy;
+      vec[3 * count + 2] = dz;
+      count++;
+    }
+  }
+  // (2, E) contiguous: the neighbours move up behind the centres
+  std::memmove(centre + count, neighbour, count * sizeof(int64_t));
+  edge_count = count;
+}
+
+void PairMLFF::halo_forward(int width)
+{
+  halo_width = width;
+  halo_rows.resize(static_cast<size_t>(atom->nlocal + atom->nghost) * width);
+  comm->forward_comm(this, width);
+}
+
+void PairMLFF::halo_reverse(int width)
+{
+  halo_width = width;
+  halo_rows.resize(static_cast<size_t>(atom->nlocal + atom->nghost) * width);
+  comm->reverse_comm(this, width);
+}
+
+int PairMLFF::pack_forward_comm(int n, int *list_, double *buf, int, int *)
+{
+  const int w = halo_width;
+  for (int i = 0; i < n; i++)
+    std::memcpy(buf + static_cast<size_t>(i) * w, &halo_rows[static_cast<size_t>(list_[i]) * w],
+                w * sizeof(double));
+  return n * w;
+}
+
+void PairMLFF::unpack_forward_comm(int n, int first, double *buf)
+{
+  std::memcpy(&halo_rows[static_cast<size_t>(first) * halo_width], buf,
+              static_cast<size_t>(n) * halo_width * sizeof(double));
+}
+
+int PairMLFF::pack_reverse_comm(int n, int first, double *buf)
+{
+  std::memcpy(buf, &halo_rows[static_cast<size_t>(first) * halo_width],
+              static_cast<size_t>(n) * halo_width * sizeof(double));
+  return n * halo_width;
+}
+
+void PairMLFF::unpack_reverse_comm(int n, int *list_, double *buf)
+{
+  const int w = halo_width;
+  for (int i = 0; i < n; i++) {
+    double *row = &halo_rows[static_cast<size_t>(list_[i]) * w];
+    for (int k = 0; k < w; k++) row[k] += buf[static_cast<size_t>(i) * w + k];
+  }
+}
+
+// The ghost rows (nghost, width) of the first `width` columns of `state` (owned rows; an
+// undefined tensor on a rank without atoms), by forward communication.
+torch::Tensor PairMLFF::exchange_ghosts(const torch::Tensor &state, int width)
+{
+  const int nlocal = atom->nlocal, nghost = atom->nghost;
+  auto options = torch::TensorOptions().dtype(model->dtype()).device(model->device());
+  if (owner_graph) return torch::zeros({0, width}, options);
+  halo_rows.resize(static_cast<size_t>(nlocal + nghost) * width);
+  if (nlocal > 0) {
+    auto owned = state.narrow(1, 0, width).to(torch::kCPU, torch::kFloat64).contiguous();
+    std::memcpy(halo_rows.data(), owned.data_ptr<double>(),
+                static_cast<size_t>(nlocal) * width * sizeof(double));
+  }
+  halo_forward(width);
+  auto ghosts = torch::from_blob(halo_rows.data() + static_cast<size_t>(nlocal) * width,
+                                 {nghost, width}, torch::kFloat64);
+  return ghosts.to(options, false, true);    // a copy: halo_rows is reused by the next exchange
+}
+
+// Adds to `state_grad` (owned rows) the gradients of the ghost rows of its owned atoms,
+// summed over every rank that holds them as ghosts, by reverse communication.
+void PairMLFF::add_ghost_gradients(const torch::Tensor &ghost_grad, torch::Tensor &state_grad,
+                                   int width)
+{
+  if (owner_graph) return;
+  const int nlocal = atom->nlocal, nghost = atom->nghost;
+  halo_rows.assign(static_cast<size_t>(nlocal + nghost) * width, 0.0);
+  if (ghost_grad.defined() && nghost > 0) {
+    auto ghosts = ghost_grad.to(torch::kCPU, torch::kFloat64).contiguous();
+    std::memcpy(halo_rows.data() + static_cast<size_t>(nlocal) * width, ghosts.data_ptr<double>(),
+                static_cast<size_t>(nghost) * width * sizeof(double));
+  }
+  halo_reverse(width);
+  if (nlocal == 0 || !state_grad.defined()) return;
+  auto received = torch::from_blob(halo_rows.data(), {nlocal, width}, torch::kFloat64);
+  state_grad.narrow(1, 0, width).add_(received.to(state_grad.options()));
+}
+
+// Forces -dE/dr on both ends of every edge (dE/d(edge vector) = g: +g on the centre, -g on
+// the neighbour, a ghost's part summed back by LAMMPS), and per-atom virials -r (x) g split
+// half to each end.
+void PairMLFF::apply_edge_forces(const torch::Tensor &edge_grad)
+{
+  auto grad = edge_grad.to(torch::kCPU, torch::kFloat64).contiguous();
+  const double *g = grad.data_ptr<double>();
+  const int64_t *centre = halo_edge_index.data();
+  const double *vec = halo_edge_vectors.data();
+  double **f = atom->f;
+  for (int64_t e = 0; e < edge_count; e++) {
+    const int i = static_cast<int>(centre[e]), j = halo_edge_atom[e];
+    for (int d = 0; d < 3; d++) {
+      f[i][d] += g[3 * e + d];
+      f[j][d] -= g[3 * e + d];
+    }
+    if (vflag_atom) {
+      const double *r = vec + 3 * e;
+      const double *ge = g + 3 * e;
+      const double v[6] = {-0.5 * r[0] * ge[0], -0.5 * r[1] * ge[1], -0.5 * r[2] * ge[2],
+                           -0.5 * r[0] * ge[1], -0.5 * r[0] * ge[2], -0.5 * r[1] * ge[2]};
+      for (int k = 0; k < 6; k++) {
+        vatom[i][k] += v[k];
+        vatom[j][k] += v[k];
+      }
+    }
+  }
+}
+
+void PairMLFF::compute_halo()
+{
+  const int nlocal = atom->nlocal;
+  const int layers = message_passing_layers;
+  const bool active = nlocal > 0;    // a rank without atoms still joins every exchange
+  const bool backward = conservative;
+  auto device = model->device();
+  auto options = torch::TensorOptions().dtype(model->dtype()).device(device);
+  auto model_start = std::chrono::steady_clock::now();
+  double exchange_seconds = 0.0;
+  auto exchange_clock = [&](auto &&exchange) {
+    auto start = std::chrono::steady_clock::now();
+    exchange();
+    exchange_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+
+  torch::Tensor species_t, edge_index, features, state, ghost;
+  std::vector<torch::Tensor> out;
+  if (active) {
+    build_halo_edges();
+    const int nodes = owner_graph ? nlocal : nlocal + atom->nghost;
+    if (static_cast<int>(species_buffer.size()) < nodes) species_buffer.resize(nodes);
+    for (int i = 0; i < nodes; i++) species_buffer[i] = type_to_species[atom->type[i]];
+    species_t = torch::from_blob(species_buffer.data(), {nodes}, torch::kInt64).to(device);
+    edge_index = torch::from_blob(halo_edge_index.data(), {2, edge_count}, torch::kInt64).to(device);
+    auto vectors = torch::from_blob(halo_edge_vectors.data(), {edge_count, 3}, torch::kFloat64)
+                       .to(options);
+    features = model->run_piece("edge", {species_t, edge_index, vectors}, backward).at(0);
+    auto first = model->run_piece("first", {species_t}, false).at(0);
+    state = first.narrow(0, 0, nlocal);
+    ghost = first.narrow(0, nlocal, nodes - nlocal).narrow(1, 0, halo_widths[0]).contiguous();
+  }
+  for (int k = 1; k <= layers; k++) {
+    if (k > 1) exchange_clock([&] { ghost = exchange_ghosts(state, halo_widths[k - 1]); });
+    if (active) {
+      out = model->run_piece("layer_" + std::to_string(k),
+                             {state, ghost, species_t, edge_index, features}, backward);
+      state = out.at(0);
+    }
+  }
+
+  double local_energy = 0.0, force_sum = 0.0;
+  torch::Tensor energies;
+  if (active) {
+    energies = state.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    const double *e = energies.data_ptr<double>();
+    for (int i = 0; i < nlocal; i++) local_energy += e[i];
+    if (eflag_atom)
+      for (int i = 0; i < nlocal; i++) eatom[i] += e[i];
+  }
+  if (backward) {
+    torch::Tensor grad, feature_grad;
+    if (active) grad = torch::ones({nlocal}, options);
+    for (int k = layers; k >= 1; k--) {
+      std::vector<torch::Tensor> grads;
+      if (active) {
+        grads = model->vjp("layer_" + std::to_string(k), grad);
+        feature_grad = feature_grad.defined() ? feature_grad + grads.at(2) : grads.at(2);
+      }
+      if (k == 1) break;    // the first state is a function of the species only
+      if (active) grad = grads.at(0);
+      torch::Tensor ghost_grad = active ? grads.at(1) : torch::Tensor();
+      exchange_clock([&] { add_ghost_gradients(ghost_grad, grad, halo_widths[k - 1]); });
+    }
+    if (active) {
+      auto edge_grad = model->vjp("edge", feature_grad).at(0);
+      force_sum = edge_grad.sum().item<double>();
+      apply_edge_forces(edge_grad);
+    }
+  } else if (active) {    // direct forces on the owned atoms
+    auto forces = out.at(1).detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    const double *fm = forces.data_ptr<double>();
+    double **f = atom->f;
+    for (int i = 0; i < nlocal; i++)
+      for (int d = 0; d < 3; d++) {
+        f[i][d] += fm[3 * i + d];
+        force_sum += fm[3 * i + d];
+      }
+  }
+  model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - model_start).count() -
+      exchange_seconds;
+  halo_seconds += exchange_seconds;
+  model_calls++;
+  check_finite(local_energy, force_sum);
+  if (eflag_global) eng_vdwl += local_energy;
+  if (vflag_fdotr) virial_fdotr_compute();
+}

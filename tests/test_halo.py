@@ -1,0 +1,190 @@
+"""Model contract 3: message passing over MPI ranks by per-layer halo exchange.
+
+Every contract-3 model (SchNet, PaiNN, ForceNet, the message-passing toy; small, float64,
+TorchScript) in LAMMPS on 1-4 ranks and several domain layouts must equal the same model
+evaluated in Python on ASE's periodic neighbour list (energy, forces, per-atom energy) and
+1 rank (virials), to 1e-10; the halo exchange itself must be an exact transpose pair; the
+AOTInductor pieces' compiled VJPs must equal autograd of the pieces.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from ase.io import read
+from systems import argon_fcc, deck, write_data
+
+from lmp_bench import export
+from lmp_bench.export_halo import EdgeVJP, LayerVJP, example_graph, piece_inputs
+from lmp_bench.lammps.snapshot import run_snapshot
+from lmp_bench.models import MessagePassingToy
+from lmp_bench.models.graph import evaluate
+from lmp_bench.models.zoo import build
+
+pytestmark = pytest.mark.mpi
+
+MODELS = ["schnet", "painn", "forcenet", "mp-toy"]
+# ranks -> `processors` layouts checked with that many ranks ("" = LAMMPS's choice);
+# 4 x 1 x 1 of the 21 A box gives 5.3 A subdomains, thinner than cutoff + skin: several swaps
+LAYOUTS = {
+    2: ["processors 2 1 1", "processors 1 2 1", "comm_style tiled"],
+    3: [""],
+    4: ["processors 2 2 1", "processors 4 1 1", "comm_style tiled"],
+}
+
+
+def contract3_model(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    if name == "mp-toy":
+        return MessagePassingToy(cutoff=4.5)
+    return build(name, ["Ar"], size="small").double().eval()
+
+
+@pytest.fixture(scope="module")
+def argon(tmp_path_factory):
+    """256 rattled fcc argon atoms in a triclinic box (ASE reads it back for Python)."""
+    path = write_data(argon_fcc(repeat=4, triclinic=True), tmp_path_factory.mktemp("ar") / "a.data")
+    return path, read(path, format="lammps-data", atom_style="atomic", units="metal")
+
+
+@pytest.fixture(scope="module")
+def halo_models(model_dir):
+    return {
+        name: (model := contract3_model(name), export(model, model_dir / f"halo-{name}.pt"))
+        for name in MODELS
+    }
+
+
+def inputs_for(data, path, layout: str = "") -> str:
+    commands = deck(data, f"pair_style mlff {path}\npair_coeff * * Ar\n")
+    return commands.replace("atom_modify", f"{layout}\natom_modify") if layout else commands
+
+
+@pytest.fixture(scope="module")
+def one_rank(argon, halo_models):
+    data, _ = argon
+    runs = [inputs_for(data, path) for _, path in halo_models.values()]
+    return dict(zip(halo_models, _rows(run_snapshot(runs, 1)), strict=True))
+
+
+def _rows(snapshot) -> list[dict]:
+    keys = ("energy", "forces", "atom_energy", "pressure_virial", "atom_virial")
+    return [{key: getattr(snapshot, key)[k] for key in keys} for k in range(len(snapshot.energy))]
+
+
+def test_one_rank_equals_python(argon, halo_models, one_rank):
+    """The owner graph (no ghost rows) against ASE's periodic neighbour list."""
+    _, atoms = argon
+    for name, (model, _) in halo_models.items():
+        python = evaluate(
+            model, atoms.positions, np.zeros(len(atoms), int), atoms.cell.array, (True,) * 3
+        )
+        lammps = one_rank[name]
+        assert abs(lammps["energy"] - python["energy"]) <= 1e-10 * abs(python["energy"]), name
+        assert np.abs(lammps["forces"] - python["forces"]).max() <= 1e-10, name
+        assert np.abs(lammps["atom_energy"] - python["atom_energy"]).max() <= 1e-10, name
+        assert np.abs(python["forces"]).max() > 1e-5, f"{name}: forces too small to test"
+
+
+@pytest.mark.parametrize("ranks", sorted(LAYOUTS))
+def test_ranks_and_layouts_equal_one_rank(argon, halo_models, one_rank, ranks):
+    data, _ = argon
+    runs = [
+        (name, layout, inputs_for(data, path, layout))
+        for name, (_, path) in halo_models.items()
+        for layout in LAYOUTS[ranks]
+    ]
+    snapshot = run_snapshot([commands for *_, commands in runs], ranks)
+    assert "halo exchange: ghosts to one cutoff" in snapshot.log
+    for (name, layout, _), many in zip(runs, _rows(snapshot), strict=True):
+        one, what = one_rank[name], f"{name}, {ranks} ranks, {layout or 'default layout'}"
+        assert abs(many["energy"] - one["energy"]) <= 1e-10 * abs(one["energy"]), what
+        assert np.abs(many["forces"] - one["forces"]).max() <= 1e-10, what
+        assert np.abs(many["atom_energy"] - one["atom_energy"]).max() <= 1e-10, what
+        scale = np.abs(one["pressure_virial"]).max() + 1.0  # bar; zero for ForceNet
+        assert np.abs(many["pressure_virial"] - one["pressure_virial"]).max() <= 1e-10 * scale
+        scale = np.abs(one["atom_virial"]).max() + 1.0
+        assert np.abs(many["atom_virial"] - one["atom_virial"]).max() <= 1e-10 * scale, what
+
+
+@pytest.mark.parametrize("ranks,layout", [(2, "processors 2 1 1"), (4, "processors 4 1 1"),
+                                          (4, "comm_style tiled")])  # fmt: skip
+def test_forward_and_reverse_exchange_are_transposes(argon, halo_models, ranks, layout):
+    """mlff_halo_check: ghost rows equal their owners after the forward exchange, and
+    <fwd(a), b> = <a, rev(b)> summed over ranks (the plugin's own check command)."""
+    data, _ = argon
+    commands = inputs_for(data, halo_models["painn"][1], layout) + "run 0\nmlff_halo_check 64\n"
+    log = run_snapshot(commands, ranks).log
+    line = next(line for line in log.splitlines() if line.startswith("mlff_halo_check:"))
+    assert " 0 ghost values differ" in line
+    fwd, rev = (float(x) for x in re.findall(r"= (\S+),", line)[:2])
+    assert abs(fwd - rev) <= 1e-12 * abs(fwd) and abs(fwd) > 1.0
+
+
+def test_nve_trajectory_independent_of_ranks(tmp_path, halo_models):
+    """1000 NVE steps of the toy on 1 and 4 ranks (108 atoms, 3.9 A thin subdomains): the
+    positions agree to 1e-8 A over the first 100 steps."""
+    data = write_data(argon_fcc(repeat=3, triclinic=True), tmp_path / "small.data")
+    nve = "velocity all create 60.0 4928 loop all\nfix integrate all nve\ntimestep 0.002\n"
+    commands = inputs_for(data, halo_models["mp-toy"][1]) + nve
+    one = run_snapshot(commands, 1, segments=[100, 900])
+    four = run_snapshot(commands.replace("atom_modify", "processors 4 1 1\natom_modify"), 4,
+                        segments=[100, 900])  # fmt: skip
+    assert np.abs(four.positions[:2] - one.positions[:2]).max() < 1e-8
+    assert np.isfinite(four.total_energy).all()
+    drift = abs(four.total_energy[-1] - four.total_energy[0]) / len(four.atom_energy[0])
+    assert drift < 1e-4, f"NVE energy drift {drift:.2e} eV/atom over 1000 steps"
+
+
+def test_contract_two_file_still_runs_with_the_ghost_graph(argon, contract2_toy_file):
+    """A contract-2 file (one graph): ghosts out to layers x cutoff, equal to 1 rank."""
+    data, _ = argon
+    commands = inputs_for(data, contract2_toy_file)
+    one, two = run_snapshot(commands, 1), run_snapshot(commands, 2)
+    assert "model contract 2, ghost graph: ghosts out to layers x cutoff" in two.log
+    assert abs(two.energy[0] - one.energy[0]) <= 1e-10 * abs(one.energy[0])
+    assert np.abs(two.forces - one.forces).max() <= 1e-10
+
+
+def test_compiled_pieces_equal_autograd_of_the_pieces(message_passing_file):
+    """Each AOTInductor program of the toy (.pt2): forward = the eager piece, and every VJP
+    program = torch.autograd of the eager piece, on a graph of new sizes with ghost rows."""
+    from torch._inductor.package import load_package
+
+    pieces = MessagePassingToy().halo_pieces()
+    graph = example_graph(1, torch.float64, "cpu")
+    generator = torch.Generator().manual_seed(7)
+    for k, inputs in enumerate(piece_inputs(pieces, graph), start=1):
+        inputs = _resized(inputs, generator)
+        layer = pieces.layers[k - 1]
+        compiled = load_package(str(message_passing_file), f"layer_{k}")
+        assert torch.allclose(compiled(*inputs), layer(*inputs).detach(), rtol=0, atol=1e-12)
+        grad = torch.rand(inputs[0].shape[0], generator=generator, dtype=torch.float64)
+        if k < len(pieces.layers):
+            grad = torch.rand(inputs[0].shape, generator=generator, dtype=torch.float64)
+        vjp = load_package(str(message_passing_file), f"layer_vjp_{k}")(*inputs, grad)
+        for ours, expected in zip(vjp, LayerVJP(layer)(*inputs, grad), strict=True):
+            assert ours.shape == expected.shape
+            assert torch.allclose(ours, expected, rtol=0, atol=1e-10), f"layer {k}"
+    features_grad = torch.rand(graph["edge_vectors"].shape[0], 8, dtype=torch.float64)
+    args = (graph["species"], graph["edge_index"], graph["edge_vectors"], features_grad)
+    compiled = load_package(str(message_passing_file), "edge_vjp")(*args)
+    assert torch.allclose(compiled, EdgeVJP(pieces.edge)(*args), rtol=0, atol=1e-10)
+
+
+def _resized(inputs: tuple, generator: torch.Generator) -> tuple:
+    """The same layer inputs with fewer owned rows and ghosts (the programs' sizes are
+    dynamic; this checks that nothing was specialised to the tracing sizes)."""
+    state, ghost, species, edge_index, features = inputs
+    owned, ghosts = 9, 4
+    keep = (edge_index[0] < owned) & (edge_index[1] < owned + ghosts)
+    return (
+        state[:owned].contiguous(),
+        torch.rand(ghosts, ghost.shape[1], generator=generator, dtype=ghost.dtype),
+        species[: owned + ghosts].contiguous(),
+        edge_index[:, keep].contiguous(),
+        features[keep].contiguous(),
+    )
