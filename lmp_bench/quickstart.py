@@ -2,9 +2,10 @@
 
 The same commands as the full benchmark with smaller numbers: make a short classical
 reference dataset, train a small SchNet for a few minutes, export it, run two replicas in
-LAMMPS from test frames with the watchdog on, run two classical reference replicas, and
-evaluate. `command` runs one lmp-bench command line (the CLI's main); every step's output
-stays in one folder, so each step can be redone by hand.
+LAMMPS from test frames with the watchdog on, run two classical reference replicas,
+evaluate both runs (the reference's own replicas as the yardstick) and write the report.
+`command` runs one lmp-bench command line (the CLI's main); every step's output stays in
+one folder, so each step can be redone by hand.
 """
 
 from __future__ import annotations
@@ -66,9 +67,15 @@ def quickstart(
         *("--output", str(output / "model")),
     )
     step(
-        "stability, RDF, diffusivity, speed",
-        *("evaluate", str(only_folder(output / "model")), "--reference", str(reference)),
+        "stability, RDF, diffusivity, speed of the model's and (a yardstick) the reference's "
+        "replicas: every run folder under the quickstart's folder",
+        *("evaluate", str(output), "--reference", str(reference)),
     )
+    report = output / "report"
+    step("tables, figures and one HTML page of both runs", "report", str(output), "-o", str(report))
     minutes = (time.perf_counter() - started) / 60
-    print(f"\nlmp-bench quickstart: done in {minutes:.1f} min; everything is in {output}")
+    print(
+        f"\nlmp-bench quickstart: done in {minutes:.1f} min; everything is in {output}; "
+        f"the report: {report / 'report.html'}"
+    )
     return 0

@@ -1,9 +1,11 @@
 """`lmp-bench report`: the paper's tables and figures, made from run folders.
 
-Each run folder is read as `evaluate` left it (metrics.json, curves.npz); a run not yet
-scored is scored here against the reference its manifest names. Runs are grouped by system
-(one table and one set of figures each); a metric a run lacks (an unstable replica, a
-system without it) is shown as missing, never as zero. Outputs: tables as Markdown and
+Run folders are found at any depth under the folders given; each is read as `evaluate`
+left it (metrics.json, curves.npz), and one not yet scored is scored here against the
+reference its manifest names. Scored trajectories made elsewhere (their manifest says
+"foreign") are runs like any other. Runs are grouped by system (one table and one set of
+figures each); a metric a run lacks (an unstable replica, a system without it) is shown
+as missing, never as zero. Outputs: tables as Markdown and
 CSV, figures as PNG and SVG, and one self-contained HTML page that holds them all.
 """
 
@@ -41,17 +43,16 @@ class RunResult:
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
-    """Run folders (holding manifest.json) among `paths` and their direct children."""
-    runs = []
-    for path in paths:
-        if (path / "manifest.json").is_file():
-            runs.append(path)
-        elif path.is_dir():
-            runs += sorted(p for p in path.iterdir() if (p / "manifest.json").is_file())
+    """Run folders (holding manifest.json: lmp-bench runs and scored foreign trajectories)
+    among `paths` and at any depth under them."""
+    from lmp_bench.run_folders import find_run_folders
+
+    runs = find_run_folders(paths)
     if not runs:
         raise ValueError(
             f"no lmp-bench run folders in {', '.join(map(str, paths))}: give run folders "
-            "(each with a manifest.json, made by `lmp-bench run`) or a folder that holds them"
+            "(each with a manifest.json, made by `lmp-bench run` or `lmp-bench evaluate`) or "
+            "folders that hold them"
         )
     return runs
 
@@ -213,10 +214,10 @@ def make_report(paths: list[Path], out: Path, speed: Path | None = None) -> Path
     table of a benchmarks/md_speed.py JSON file); the page's path."""
     from lmp_bench.report_figures import force_vs_stability_figure, system_figures
 
+    results = [load_run(folder) for folder in find_runs(paths)]  # before making anything
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
     (out / "tables").mkdir(exist_ok=True)
-    results = [load_run(folder) for folder in find_runs(paths)]
     systems = sorted({r.system for r in results})
     sections = []
     for system in systems:

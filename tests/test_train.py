@@ -189,3 +189,11 @@ def test_quickstart_end_to_end_on_tiny_numbers(tmp_path, capsys):
     assert "mean ± std" in output and "RDF MAE O-O" in output
     (folder,) = tmp_path.iterdir()
     assert (folder / "schnet.pt2").is_file() and (folder / "train" / "best.pt").is_file()
+    # it ends with one report of both runs, and says where it is
+    assert f"the report: {folder / 'report' / 'report.html'}" in output
+    table = (folder / "report" / "tables" / "water.csv").read_text().splitlines()
+    models = sorted(row.split(",")[0] for row in table[1:])
+    assert models == ["reference-spcfw-mdsim", "schnet"], table
+    assert "not scored" not in "".join(table)
+    tables = sorted(p.name for p in (folder / "report" / "tables").iterdir())
+    assert tables == ["water.csv", "water.md"]  # one system, one table

@@ -98,7 +98,7 @@ def installed_version() -> str | None:
 
 def wheel_cache() -> Path:
     """Folder of built deepmd-kit wheels for the installed torch and Python."""
-    from lmp_bench.lammps.plugin_build import cache_root
+    from lmp_bench.cache import cache_root
 
     torch_version = importlib.metadata.version("torch")
     python = f"py{sys.version_info.major}{sys.version_info.minor}"
@@ -165,7 +165,7 @@ def build_wheel(verbose: bool = True) -> Path:
 
 def pypi_plugin(verbose: bool = True) -> Path:
     """``libdeepmd_lmpplugin.so`` taken from the PyPI deepmd-kit wheel (cached)."""
-    from lmp_bench.lammps.plugin_build import cache_root
+    from lmp_bench.cache import cache_root
 
     cached = cache_root() / "wheels" / f"deepmd-kit-{DEEPMD_VERSION}-pypi" / PLUGIN_NAME
     if cached.is_file():

