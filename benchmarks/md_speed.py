@@ -11,7 +11,7 @@ For each model and system (water-64, water-512, lips), in one run on one machine
 
 Zoo models (--models) are untrained (seed 0) with forces scaled to meV/A, so that MD stays
 near the start structure (cost depends on atom and edge counts, not on weights): LAMMPS
-runs their AOTInductor export, ASE the eager module (lmp_bench.models.calculator).
+runs their AOTInductor export (--format pt: TorchScript), ASE the eager module (lmp_bench.models.calculator).
 nequip and deeppot-se (--nequip / --deepmd: run folders of `lmp-bench train`) run their
 deployed files in LAMMPS and their own ASE calculators; nequip gets a second LAMMPS row for
 its ase-target compile, the very file its ASE calculator runs; they run the systems whose
@@ -20,7 +20,7 @@ species they were trained on. Each figure is the median of
 
 Usage: python benchmarks/md_speed.py [--models schnet,painn] [--size small|paper]
        [--systems water-64,water-512,lips] [--devices cpu,cuda] [--ranks 1,2] [--md-steps 100]
-       [--nequip RUN] [--deepmd RUN] [--json out.json]
+       [--nequip RUN] [--deepmd RUN] [--format pt2|pt] [--json out.json]
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def zoo_rows(args: argparse.Namespace, device: str, scratch: Path) -> list[dict]
     for name in args.model_names:
         for system in args.systems:
             species = system_species(system)
-            path = scratch / f"{name}-{device}-{''.join(species)}.pt2"
+            path = scratch / f"{name}-{device}-{''.join(species)}.{args.format}"
             if not path.exists():
                 start = time.perf_counter()
                 export(fresh_model(name, args.size, species), path, dtype="float32", device=device)
@@ -203,6 +203,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed segments (median)")
     parser.add_argument("--nequip", type=Path, help="nequip run folder (lmp-bench train)")
     parser.add_argument("--deepmd", type=Path, help="deeppot-se run folder (lmp-bench train)")
+    parser.add_argument("--format", choices=("pt2", "pt"), default="pt2", help="zoo model files")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args()
     args.model_names = [canonical_name(name) for name in args.models.split(",") if name]

@@ -21,7 +21,8 @@ Threads: OMP_NUM_THREADS (default 1) for Python and LAMMPS.
 LAMMPS against an ASE MD loop, and nequip / deeppot-se: benchmarks/md_speed.py.
 
 Usage: python benchmarks/models.py [--models schnet,painn] [--size small|paper]
-       [--molecules 64,512] [--md-steps 200] [--device cpu|cuda] [--ranks 1] [--json out.json]
+       [--molecules 64,512] [--md-steps 200] [--device cpu|cuda] [--ranks 1] [--format pt2|pt]
+       [--json out.json]
 Triplet models (dimenet++, spherenet, gemnet-t, gemnet-dt) take 5-15 min each to export.
 """
 
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cpu, and cuda if any")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
     parser.add_argument("--ranks", type=int, default=1, help="MPI ranks for LAMMPS")
+    parser.add_argument("--format", choices=("pt2", "pt"), default="pt2", help="model files")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args()
     models = [canonical_name(name) for name in args.models.split(",") if name]
@@ -126,7 +128,7 @@ def main() -> None:
             parameters = count_parameters(fresh_model(name, args.size))
             for device in devices:
                 start = time.perf_counter()
-                model_file = Path(scratch) / f"{name}-{device}.pt2"
+                model_file = Path(scratch) / f"{name}-{device}.{args.format}"
                 export(fresh_model(name, args.size), model_file, dtype=args.dtype, device=device)
                 export_s = time.perf_counter() - start
                 print(f"  exported {name} ({device}) in {export_s:.0f} s", file=sys.stderr)

@@ -11,7 +11,7 @@ For the LJ and Stillinger-Weber reference modules at ~500, ~4,000 and ~32,000 at
             (the plugin logs its model time); target <= 5 % at 4,000 atoms
 
 One process, one thread (OMP_NUM_THREADS=1), all variants side by side in one run.
-Usage: python benchmarks/plugin_overhead.py [--quick]
+Usage: python benchmarks/plugin_overhead.py [--sizes 500,4000,32000] [--format pt2|pt]
 """
 
 from __future__ import annotations
@@ -107,11 +107,15 @@ def model_seconds_per_call(model_file: Path, atoms: Atoms, cutoff: float, repeat
             ghost_positions.append(atoms.positions[atom] + np.dot(shift, atoms.cell.array))
         dst[e] = images[key]
     nodes = np.concatenate([atoms.positions, np.reshape(ghost_positions, (-1, 3))])
-    graph = torch._inductor.aoti_load_package(str(model_file))
-    inputs = (
+    if model_file.suffix == ".pt2":
+        graph = torch._inductor.aoti_load_package(str(model_file))
+    else:
+        graph = torch.jit.load(str(model_file))
+    inputs = (  # model contract 2 (lmp_bench.models.interface.GRAPH_INPUTS)
         torch.tensor(nodes),
         torch.zeros(len(nodes), dtype=torch.long),
         torch.tensor(np.stack([i, dst])),
+        torch.zeros(len(i), 3, dtype=torch.float64),  # edge_shift: images are explicit nodes
         torch.tensor(len(atoms)),
     )
     graph(*inputs)
@@ -126,18 +130,19 @@ def model_seconds_per_call(model_file: Path, atoms: Atoms, cutoff: float, repeat
 def main() -> None:
     global SKIN
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="only the two smaller sizes")
+    parser.add_argument("--sizes", default="500,4000,32000", help="atom counts, comma list")
     parser.add_argument("--skin", type=float, default=2.0, help="neighbour skin, A (default 2.0)")
+    parser.add_argument("--format", choices=("pt2", "pt"), default="pt2", help="model files")
     args = parser.parse_args()
     SKIN = args.skin
-    sizes = [500, 4000] if args.quick else [500, 4000, 32000]
+    sizes = [int(n) for n in args.sizes.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         (scratch / "Si.sw").write_text(SW_FILE)
         models = {"lj": LennardJones(), "sw": StillingerWeber()}
         for name, spec in SYSTEMS.items():
-            model_file = export(models[name], scratch / f"{name}.pt2")
+            model_file = export(models[name], scratch / f"{name}.{args.format}")
             for target in sizes:
                 atoms = structure(spec, target)
                 data = scratch / f"{name}-{target}.data"

@@ -108,7 +108,7 @@ def deck_rows(args: argparse.Namespace, scratch: Path) -> list[dict]:
         species = sorted(set(start.species)) if start else ["H", "O"]
         folder = scratch / name
         folder.mkdir()
-        file = export(fresh_model("schnet", "small", species), folder / "schnet-small.pt2")
+        file = export(fresh_model("schnet", "small", species), folder / f"schnet.{args.format}")
         model = Model(file, tuple(species))
         variables = (
             system.prepare(folder, model, molecules, 0, start)
@@ -133,6 +133,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ranks", default="1", help="comma-separated rank counts for decks")
     parser.add_argument("--skip-makers", action="store_true")
+    parser.add_argument("--format", choices=("pt2", "pt"), default="pt2", help="model files")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     args.rank_counts = [int(r) for r in args.ranks.split(",")]

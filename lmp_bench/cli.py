@@ -196,9 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--ranks",
         type=int,
-        default=1,
-        help="MPI ranks in all: replicas share them and run at once, each on its share "
-        "(LAMMPS domain decomposition within a replica)",
+        help="MPI ranks in all (default 1; inside an MPI job, its size): replicas share them "
+        "and run at once, each on its share (LAMMPS domain decomposition within a replica)",
+    )
+    run.add_argument(
+        "--launcher",
+        help="start the MPI ranks with this command instead of the bundled mpiexec, e.g. "
+        "'srun -n {ranks}' or 'mpirun -np {ranks} --hostfile hosts' ({ranks}: --ranks)",
     )
     run.add_argument("--seed", type=int, default=4928, help="velocity seed of replica 1")
     run.add_argument(
@@ -210,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--device",
         choices=("cpu", "cuda"),
-        help="where the model runs (with cuda, MPI rank k takes GPU k mod the GPU count); "
+        help="where the model runs (with cuda, each rank takes GPU (its node-local rank in the "
+        "whole MPI job) mod the node's GPU count); "
         "default: the model file's own device, cpu for the models lmp-bench exports",
     )
     run.add_argument("--output", default="results", help="folder for result folders")

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from lmp_bench.export_halo import export_halo
 from lmp_bench.export_errors import ExportError
+from lmp_bench.export_halo import export_halo
 from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
 from lmp_bench.models.halo import has_halo_pieces
 from lmp_bench.models.interface import validate_model

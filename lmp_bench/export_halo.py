@@ -42,7 +42,8 @@ class LayerVJP(torch.nn.Module):
         out = self.layer(leaves[0], leaves[1], species, edge_index, leaves[2])
         grads = torch.autograd.grad([out], leaves, [grad], allow_unused=True)
         return tuple(
-            torch.zeros_like(leaf) if g is None else g for g, leaf in zip(grads, leaves, strict=True)
+            torch.zeros_like(leaf) if g is None else g
+            for g, leaf in zip(grads, leaves, strict=True)
         )
 
 
@@ -75,7 +76,8 @@ class ScriptedPieces(torch.nn.Module):
         state = self.first(species)
         for layer in self.middle:
             state = layer(state, no_ghosts(state, layer.halo_width), species, edge_index, features)
-        return self.last(state, no_ghosts(state, self.last.halo_width), species, edge_index, features)
+        ghost = no_ghosts(state, self.last.halo_width)
+        return self.last(state, ghost, species, edge_index, features)
 
 
 def example_graph(n_species: int, dtype: torch.dtype, device: str) -> dict[str, torch.Tensor]:

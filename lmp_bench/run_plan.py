@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from lmp_bench.data.frames_file import read_frames
 from lmp_bench.evaluate import dataset_reference, reference_observables
 from lmp_bench.lammps.plugin_build import ensure_plugin
 from lmp_bench.lammps.run import ReplicaJob, WatchdogSpec, run_replicas, sha256_of
-from lmp_bench.lammps.runtime import lammps_version
+from lmp_bench.lammps.runtime import lammps_version, mpi_job_world
 from lmp_bench.model_choice import model_for_run
 from lmp_bench.observables import BondStability
 from lmp_bench.observables.rdf import save_rdf
@@ -41,7 +42,8 @@ class RunOptions:
     molecules: int
     reference: str | None  # reference run folder: turns the RDF watchdog on
     start_from: str | None  # dataset: replicas start from its test frames
-    ranks: int
+    ranks: int | None  # MPI ranks in all; None: 1, or the size of the MPI job we are in
+    launcher: str | None  # the user's MPI launcher command ({ranks} = ranks); None: mpiexec
     seed: int
     ensemble: str  # nvt | nve
     device: str | None
@@ -57,12 +59,32 @@ class RunPlan:
     jobs: list[ReplicaJob]
     ranks_each: int
     at_once: int
+    launcher: str | None = None
 
 
 def run_benchmark(options: RunOptions) -> Path:
-    """Plan the run, run every replica, and return its result folder."""
-    plan = plan_run(options)
-    run_waves(plan)
+    """Plan the run, run every replica, and return its result folder.
+
+    Started as one rank of an MPI job (`srun -n 8 lmp-bench run ...`), rank 0 plans and
+    every rank runs its share of the replicas in this process."""
+    world = mpi_job_world()
+    if world is None:
+        plan = plan_run(replace(options, ranks=options.ranks or 1))
+        run_waves(plan)
+        return plan.folder
+    if options.launcher:
+        raise ValueError(
+            "lmp-bench run was started as an MPI job and given --launcher: use one or the other"
+        )
+    if options.ranks not in (None, world.size):
+        raise ValueError(
+            f"this MPI job has {world.size} ranks but --ranks says {options.ranks}: leave "
+            "--ranks out inside an MPI job"
+        )
+    plan = plan_run(replace(options, ranks=world.size)) if world.rank == 0 else None
+    ensure_plugin()  # built by rank 0 during planning; loaded by all
+    plan = world.bcast(plan)
+    run_waves(plan, world)
     return plan.folder
 
 
@@ -116,16 +138,24 @@ def plan_run(options: RunOptions) -> RunPlan:
         )
         for k, seed in enumerate(manifest["seeds"])
     ]
-    return RunPlan(folder, manifest, jobs, ranks_each, at_once)
+    return RunPlan(folder, manifest, jobs, ranks_each, at_once, options.launcher)
 
 
-def run_waves(plan: RunPlan) -> None:
+def run_waves(plan: RunPlan, world: Any = None) -> None:
     """Run the replicas `at_once` at a time, each on `ranks_each` ranks, recording every
-    replica's status in the manifest as its wave ends."""
+    replica's status in the manifest as its wave ends. `world`: the MPI job this process
+    is one rank of (all ranks call this; rank 0 keeps the books)."""
     manifest, folder, jobs = plan.manifest, plan.folder, plan.jobs
     for first in range(0, len(jobs), plan.at_once):
         wave = range(first, min(first + plan.at_once, len(jobs)))
-        statuses = run_replicas([(jobs[k], folder / f"replica-{k}") for k in wave], plan.ranks_each)
+        statuses = run_replicas(
+            [(jobs[k], folder / f"replica-{k}") for k in wave],
+            plan.ranks_each,
+            plan.launcher,
+            world,
+        )
+        if world is not None and world.rank:
+            continue
         for k, status in zip(wave, statuses, strict=True):
             seed = manifest["seeds"][k]
             manifest["replicas"].append(
@@ -137,7 +167,8 @@ def run_waves(plan: RunPlan) -> None:
                 f"{plan.ranks_each} rank(s))" + (f": {status.reason}" if status.reason else "")
             )
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    print(f"lmp-bench: results in {folder}")
+    if world is None or world.rank == 0:
+        print(f"lmp-bench: results in {folder}")
 
 
 def store_system(system: System, start_from: str | None) -> str:
@@ -257,6 +288,7 @@ def run_manifest(
         "length_ps": steps * system.timestep_ps,
         "timestep_ps": system.timestep_ps,
         "ranks": options.ranks,
+        "launcher": options.launcher,
         "ensemble": options.ensemble,
         "device": model.device or options.device or "cpu",
         "reference": options.reference,

@@ -82,8 +82,21 @@ def mlff_lines(model: Model, type_species: tuple[str, ...]) -> str:
             f"model {model.file} knows species {list(model.species)} but this system needs "
             f"{list(type_species)} (missing {missing}): use a model trained on this system"
         )
-    device = f" device {model.device}" if model.device else ""
-    return f"pair_style mlff {model.file}{device}\npair_coeff * * {' '.join(type_species)}\n"
+    coeff = f"pair_coeff * * {' '.join(type_species)}\n"
+    if not model.device:
+        return f"pair_style mlff {model.file}\n{coeff}"
+    # the runner sets mlff_device per rank (cuda:<the rank's GPU>); `lmp -in` keeps this one
+    return (
+        f"variable mlff_device index {model.device}\n"
+        f"pair_style mlff {model.file} device ${{mlff_device}}\n{coeff}"
+    )
+
+
+def device_variables(model: Model) -> dict[str, str]:
+    """The runner's per-rank device variable of a pair_style mlff model (see mlff_lines)."""
+    if model.file is None or model.framework is not None or not model.device:
+        return {}
+    return {"mlff_device": model.device}
 
 
 # The classical reference's extra thermostat. Nose-Hoover alone equilibrates 64 flexible
@@ -149,7 +162,12 @@ def prepare_water(
         if classical
         else mlff_lines(model, ("O", "H"))
     )
-    return {"data_file": str(data), "atom_style": style, "model_setup": str(setup)}
+    return {
+        "data_file": str(data),
+        "atom_style": style,
+        "model_setup": str(setup),
+        **device_variables(model),
+    }
 
 
 def prepare_argon(
@@ -157,8 +175,11 @@ def prepare_argon(
 ) -> dict[str, str]:
     if model.file is None:
         raise ValueError("the argon deck has no classical reference model: give --model lj")
-    options = {"model_options": f"device {model.device}"} if model.device else {}
-    return {"model_file": str(model.file), "species": " ".join(model.species), **options}
+    return {
+        "model_file": str(model.file),
+        "species": " ".join(model.species),
+        "mlff_device": model.device or "cpu",
+    }
 
 
 def prepare_molecule(
@@ -181,7 +202,12 @@ def prepare_molecule(
     data = write_molecule_data(folder / "start.data", start.positions, start.species, types)
     setup = folder / "model_setup.in"
     setup.write_text(mlff_lines(model, types))
-    return {"data_file": str(data), "model_setup": str(setup), "type_species": " ".join(types)}
+    return {
+        "data_file": str(data),
+        "model_setup": str(setup),
+        "type_species": " ".join(types),
+        **device_variables(model),
+    }
 
 
 def prepare_alanine(
@@ -251,7 +277,7 @@ def prepare_lips(
     write(data, atoms, format="lammps-data", specorder=list(types), masses=True, units="metal")
     setup = folder / "model_setup.in"
     setup.write_text(mlff_lines(model, types))
-    return {"data_file": str(data), "model_setup": str(setup)}
+    return {"data_file": str(data), "model_setup": str(setup), **device_variables(model)}
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,9 @@ std::map<std::string, std::string> parse_key_values(const std::string &text)
 
 class AotiModel : public ModelFile {
  public:
-  AotiModel(const std::string &path, const std::string &requested, int device_index) :
-      ModelFile(path)
+  AotiModel(const std::string &path, const std::string &requested, int device_index,
+            bool exact_index) :
+      ModelFile(path, exact_index)
   {
     // contract 3 packages hold one program per piece; "first" carries the metadata
     const bool pieces = package_has(path, "first");
@@ -142,8 +143,9 @@ class AotiModel : public ModelFile {
 
 class TorchScriptModel : public ModelFile {
  public:
-  TorchScriptModel(const std::string &path, const std::string &requested, int device_index) :
-      ModelFile(path)
+  TorchScriptModel(const std::string &path, const std::string &requested, int device_index,
+                   bool exact_index) :
+      ModelFile(path, exact_index)
   {
     torch::jit::ExtraFilesMap extra{{kTorchScriptMetadataFile, ""}};
     module_ = torch::jit::load(path, torch::kCPU, extra);
@@ -269,8 +271,12 @@ void ModelFile::choose_device(const std::string &requested, int device_index)
       throw std::runtime_error("model " + path_ +
                                " needs CUDA but this process sees no CUDA GPU (or torch is a "
                                "CPU build): use a CPU export or run where a GPU is visible");
-    device_ = torch::Device(torch::kCUDA,
-                            static_cast<c10::DeviceIndex>(device_index % torch::cuda::device_count()));
+    const int count = static_cast<int>(torch::cuda::device_count());
+    if (exact_index_ && device_index >= count)
+      throw std::runtime_error("model " + path_ + " asked for GPU cuda:" +
+                               std::to_string(device_index) + " but this process sees " +
+                               std::to_string(count) + " GPU(s)");
+    device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_index % count));
   } else {
     throw std::runtime_error("unknown device '" + requested + "' for model " + path_ +
                              ": use cpu or cuda");
@@ -278,14 +284,16 @@ void ModelFile::choose_device(const std::string &requested, int device_index)
 }
 
 std::unique_ptr<ModelFile> ModelFile::open(const std::string &path, const std::string &device,
-                                           int device_index)
+                                           int device_index, bool exact_index)
 {
+
   if (!std::ifstream(path).good())
     throw std::runtime_error("model file " + path +
                              " cannot be read: check the path given to pair_style mlff");
   try {
-    if (ends_with(path, ".pt2")) return std::make_unique<AotiModel>(path, device, device_index);
-    return std::make_unique<TorchScriptModel>(path, device, device_index);
+    if (ends_with(path, ".pt2"))
+      return std::make_unique<AotiModel>(path, device, device_index, exact_index);
+    return std::make_unique<TorchScriptModel>(path, device, device_index, exact_index);
   } catch (const c10::Error &err) {
     throw std::runtime_error("cannot load model file " + path +
                              " (is it a .pt2 or TorchScript file written by lmp_bench.export?): " +

@@ -22,9 +22,9 @@ class ModelFile {
 
   // Opens `path`; throws std::runtime_error with a message that names the problem.
   // `device` is "cpu", "cuda" or "" (the device recorded in the file); `device_index`
-  // picks the GPU for CUDA models.
+  // picks the GPU for CUDA models: that GPU if `exact_index`, else index % GPU count.
   static std::unique_ptr<ModelFile> open(const std::string &path, const std::string &device,
-                                         int device_index);
+                                         int device_index, bool exact_index = false);
 
   // Metadata written by lmp_bench.export (string values).
   const std::map<std::string, std::string> &metadata() const { return metadata_; }
@@ -51,12 +51,15 @@ class ModelFile {
   torch::ScalarType dtype() const { return dtype_; }
 
  protected:
-  explicit ModelFile(std::string path) : path_(std::move(path)) {}
+  ModelFile(std::string path, bool exact_index) : path_(std::move(path)), exact_index_(exact_index)
+  {
+  }
   // Chooses the device: the requested one, else the one recorded in the metadata.
   void choose_device(const std::string &requested, int device_index);
   void set_metadata(std::map<std::string, std::string> metadata);
 
   std::string path_;
+  bool exact_index_ = false;    // device_index names the GPU itself (pair_style ... cuda:K)
   torch::Device device_ = torch::kCPU;
   torch::ScalarType dtype_ = torch::kFloat64;
   std::map<std::string, std::string> metadata_;

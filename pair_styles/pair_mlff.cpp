@@ -63,11 +63,15 @@ void PairMLFF::allocate()
     for (int j = 0; j < n; j++) setflag[i][j] = 0;
 }
 
-// Node-local MPI rank: with several GPUs per node each rank takes GPU (local rank % count).
+// Node-local rank of this process in the whole MPI job (MPI_COMM_WORLD, not LAMMPS's own
+// communicator: replicas on sub-communicators would all count from 0 and share GPU 0).
+// With several GPUs a rank takes GPU (node-local rank % GPU count) unless told which.
 int PairMLFF::node_local_rank() const
 {
   MPI_Comm node;
-  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+  int world_rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank, MPI_INFO_NULL, &node);
   int rank = 0;
   MPI_Comm_rank(node, &rank);
   MPI_Comm_free(&node);
@@ -78,25 +82,32 @@ void PairMLFF::settings(int narg, char **arg)
 {
   if (narg != 1 && narg != 3)
     error->all(FLERR, "Illegal pair_style mlff command: use 'pair_style mlff <model file> "
-                      "[device cpu|cuda]'");
+                      "[device cpu|cuda|cuda:<index>]'");
   std::string device;
+  int gpu = -1;    // -1: by node-local rank
   if (narg == 3) {
     if (strcmp(arg[1], "device") != 0)
       error->all(FLERR, "Unknown pair_style mlff keyword '{}': the only keyword is 'device'",
                  arg[1]);
     device = arg[2];
-    if (device != "cpu" && device != "cuda")
-      error->all(FLERR, "pair_style mlff device must be cpu or cuda, not '{}'", device);
+    if (device.rfind("cuda:", 0) == 0) {
+      gpu = utils::inumeric(FLERR, device.substr(5), false, lmp);
+      device = "cuda";
+    }
+    if ((device != "cpu" && device != "cuda") || (device == "cuda" && gpu < -1))
+      error->all(FLERR, "pair_style mlff device must be cpu, cuda or cuda:<index>, not '{}'",
+                 arg[2]);
   }
-  load_model(arg[0], device);
+  load_model(arg[0], device, gpu);
 }
 
-void PairMLFF::load_model(const std::string &path, const std::string &device)
+void PairMLFF::load_model(const std::string &path, const std::string &device, int gpu)
 {
   contract = 2;
   comm_forward = comm_reverse = 0;
   try {
-    model = lmp_bench::ModelFile::open(path, device, node_local_rank());
+    model = lmp_bench::ModelFile::open(path, device, gpu >= 0 ? gpu : node_local_rank(),
+                                       gpu >= 0);
     nequip = model->is_nequip();
     if (nequip) return load_nequip(path);
     if (!known_contract(model->require("lmp_bench_contract")))

@@ -45,7 +45,7 @@ class PairMLFF : public Pair {
 
  private:
   void allocate();
-  void load_model(const std::string &path, const std::string &device);
+  void load_model(const std::string &path, const std::string &device, int gpu);
   int node_local_rank() const;
   torch::Tensor build_edges(int natoms_with_neighbors);
   void map_ghosts_to_owners();

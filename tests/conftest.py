@@ -91,7 +91,7 @@ class GraphOnlyToy(torch.nn.Module):
         envelope = 0.5 * (torch.cos(torch.pi * r / self.cutoff) + 1.0) * (r < self.cutoff)
         radial = envelope.unsqueeze(1) * torch.exp(-((r.unsqueeze(1) - self.centres) ** 2))
         h = self.embedding[species]
-        for self_w, message_w in zip(self.self_weights, self.message_weights):
+        for self_w, message_w in zip(self.self_weights, self.message_weights, strict=True):
             messages = radial * (h @ message_w).index_select(0, edge_index[1])
             pooled = torch.zeros_like(h).index_add(0, edge_index[0], messages)
             h = torch.tanh(h @ self_w + pooled)

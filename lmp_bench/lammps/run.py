@@ -9,8 +9,12 @@ the frames written so far stay in its dump and `status.json` says what happened.
 
 Decks read LAMMPS variables passed with -var (see each deck's header). Under ranks > 1
 the replica runs through mpiexec and LAMMPS's own domain decomposition. Replicas run at
-once share one mpiexec: its COMM_WORLD is split into one sub-communicator per replica
+once share one MPI job: its COMM_WORLD is split into one sub-communicator per replica
 (the way LAMMPS's -partition divides it), each running its own job in its own folder.
+The job is started by the mpiexec that comes with LAMMPS's mpich (one machine), by the
+user's own launcher (`srun -n {ranks}`, `mpirun -np {ranks}`), or it is the MPI job this
+process is already part of (`srun lmp-bench run ...`): then every rank runs the workers
+in-process.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from lmp_bench.lammps.devices import rank_device, replica_communicator
 from lmp_bench.lammps.runtime import worker_launch
 from lmp_bench.lammps.snapshot import LammpsRunError, error_lines
 
@@ -89,25 +95,60 @@ def run_replica(job: ReplicaJob, folder: Path, ranks: int = 1) -> ReplicaStatus:
     return run_replicas([(job, folder)], ranks)[0]
 
 
-def run_replicas(jobs: list[tuple[ReplicaJob, Path]], ranks_each: int = 1) -> list[ReplicaStatus]:
-    """Run replicas at once, each in its folder (created) on `ranks_each` ranks of one
-    mpiexec; a replica's own failure (LAMMPS error, watchdog) does not stop the others."""
+def run_replicas(
+    jobs: list[tuple[ReplicaJob, Path]],
+    ranks_each: int = 1,
+    launcher: str | None = None,
+    world: Any = None,
+) -> list[ReplicaStatus]:
+    """Run replicas at once, each in its folder (created) on `ranks_each` ranks of one MPI
+    job; a replica's own failure (LAMMPS error, watchdog) does not stop the others.
+
+    The job: our mpiexec, or `launcher` (a command line; `{ranks}` is replaced by the rank
+    count), or, with `world` (this process's mpi4py COMM_WORLD inside a running MPI job),
+    the ranks of that job, every one of which calls this with the same jobs; only rank 0
+    gets the statuses back (the others an empty list)."""
+    ranks = ranks_each * len(jobs)
+    if world is not None:
+        return _run_in_this_job(jobs, ranks, world)
     paths = [write_job(job, folder) for job, folder in jobs]
     folders = [path.parent for path in paths]
-    ranks = ranks_each * len(jobs)
-    command, env = worker_launch("lmp_bench.lammps.run", [str(p) for p in paths], ranks)
+    arguments = ["--ranks", str(ranks), *map(str, paths)]
+    command, env = worker_launch("lmp_bench.lammps.run", arguments, ranks, launcher)
     with open(folders[0] / "output.txt", "w") as output:
         # stderr stays on the terminal: it carries the progress lines
         result = subprocess.run(command, cwd=folders[0], stdout=output, env=env)
+    return _statuses(folders, result.returncode == 0, folders[0] / "output.txt")
+
+
+def _run_in_this_job(jobs: list[tuple[ReplicaJob, Path]], ranks: int, world: Any):
+    if world.size != ranks:
+        raise ValueError(
+            f"this MPI job has {world.size} ranks but the run asks for {ranks}: give --ranks "
+            f"{world.size} (or leave --ranks out inside an MPI job)"
+        )
+    paths = [str(write_job(job, folder)) for job, folder in jobs] if world.rank == 0 else None
+    paths = world.bcast(paths)
+    failed = 0
+    try:
+        run_jobs_here(paths, world)
+    except Exception as err:  # one rank's failure must not leave the others waiting
+        print(f"ERROR: rank {world.rank}: {err}", file=sys.stderr, flush=True)
+        failed = 1
+    ok = world.allreduce(failed) == 0
+    if world.rank:
+        return []
+    return _statuses([Path(p).parent for p in paths], ok, None)
+
+
+def _statuses(folders: list[Path], ok: bool, output: Path | None) -> list[ReplicaStatus]:
     statuses = []
     for folder in folders:
         status_path = folder / "status.json"
-        if result.returncode != 0 or not status_path.exists():
+        if not ok or not status_path.exists():
             log = (folder / "log.lammps").read_text() if (folder / "log.lammps").exists() else ""
-            raise LammpsRunError(
-                error_lines(log, (folders[0] / "output.txt").read_text())
-                + f"\n(see {folder / 'log.lammps'})"
-            )
+            text = output.read_text() if output is not None and output.exists() else ""
+            raise LammpsRunError(error_lines(log, text) + f"\n(see {folder / 'log.lammps'})")
         statuses.append(ReplicaStatus(**json.loads(status_path.read_text())))
     return statuses
 
@@ -156,24 +197,40 @@ def _progress(label: str, done: int, total: int, timestep_ps: float, rate: float
         print(line, file=sys.stderr, flush=True)
 
 
-def _worker(job_paths: list[str]) -> None:
-    """Run this rank's replica: COMM_WORLD split evenly, in order, among the jobs."""
+def run_jobs_here(job_paths: list[str], world: Any) -> None:
+    """Run this rank's replica: `world` split evenly, in order, among the jobs; each
+    replica works in its own folder (the process's working folder is restored after)."""
     import os
 
-    from mpi4py import MPI
-
-    from lmp_bench.lammps.session import start_lammps
-
-    world = MPI.COMM_WORLD
-    replica = world.rank // (world.size // len(job_paths))
-    comm = world.Split(replica, world.rank) if len(job_paths) > 1 else world
+    here = os.getcwd()
+    replica, comm = replica_communicator(world, len(job_paths))
     job_path = Path(job_paths[replica])
     os.chdir(job_path.parent)  # the replica's own folder: its log, dump and status
-    job = json.loads(job_path.read_text())
+    try:
+        _run_job(json.loads(job_path.read_text()), comm)
+    finally:
+        os.chdir(here)
+
+
+def _lammps_arguments(variables: dict[str, str]) -> list[str]:
+    """LAMMPS's command line for a replica; a model on `cuda` gets this rank's GPU."""
+    import torch
+    from mpi4py import MPI
+
+    variables = dict(variables)
+    if "mlff_device" in variables:
+        count = torch.cuda.device_count()
+        variables["mlff_device"] = rank_device(variables["mlff_device"], MPI.COMM_WORLD, count)
     args = ["-screen", "none", "-log", "log.lammps", "-nocite"]
-    for name, value in job["variables"].items():
+    for name, value in variables.items():
         args += ["-var", name, str(value)]
-    lmp = start_lammps(args, comm=comm)
+    return args
+
+
+def _run_job(job: dict, comm: Any) -> None:
+    from lmp_bench.lammps.session import start_lammps
+
+    lmp = start_lammps(_lammps_arguments(job["variables"]), comm=comm)
     lmp.file(job["deck"])
     watchdog = _make_watchdog(job["watchdog"], lmp) if job["watchdog"] else None
 
@@ -213,5 +270,23 @@ def _worker(job_paths: list[str]) -> None:
         Path("status.json").write_text(json.dumps(status.__dict__, indent=2))
 
 
+def _main(argv: list[str]) -> int:
+    """python -m lmp_bench.lammps.run --ranks N JOB.json...: under an MPI launcher."""
+    from mpi4py import MPI
+
+    ranks, job_paths = int(argv[1]), argv[2:]
+    world = MPI.COMM_WORLD
+    if world.size != ranks:
+        if world.rank == 0:
+            print(
+                f"ERROR: the launcher started {world.size} MPI rank(s) but the run needs {ranks}:"
+                " make them agree (write {ranks} in --launcher, e.g. 'srun -n {ranks}')",
+                flush=True,
+            )
+        return 2
+    run_jobs_here(job_paths, world)
+    return 0
+
+
 if __name__ == "__main__":
-    _worker(sys.argv[1:])
+    sys.exit(_main(sys.argv[1:]))

@@ -12,6 +12,7 @@ import ctypes
 import importlib.metadata
 import importlib.util
 import os
+import shlex
 import shutil
 import sys
 from functools import cache
@@ -68,12 +69,43 @@ def threads_per_rank(ranks: int) -> str:
     return os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // ranks))
 
 
-def worker_launch(module: str, args: list[str], ranks: int) -> tuple[list[str], dict[str, str]]:
-    """Command and environment that run `python -m module args` on `ranks` MPI ranks."""
+def worker_launch(
+    module: str, args: list[str], ranks: int, launcher: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """Command and environment that run `python -m module args` on `ranks` MPI ranks: by
+    mpich's own mpiexec on this machine, or by `launcher`, a user's command line (`srun -n
+    {ranks}`, `mpirun -np {ranks} --hostfile hosts`) in which {ranks} becomes the count."""
     command = [sys.executable, "-m", module, *args]
+    if launcher:
+        prefix = shlex.split(launcher.replace("{ranks}", str(ranks)))
+        return [*prefix, *command], {**os.environ, "OMP_NUM_THREADS": threads_per_rank(ranks)}
     if ranks > 1:
         command = [str(mpiexec_path()), "-launcher", "fork", "-n", str(ranks), *command]
     return command, {**os.environ, "OMP_NUM_THREADS": threads_per_rank(ranks)}
+
+
+# Environment variables through which MPI launchers tell a process the size of its job.
+MPI_JOB_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE")
+
+
+def started_by_mpi_launcher() -> bool:
+    """Is this process one of several ranks of an MPI job (srun, mpirun, mpiexec)?"""
+    sizes = [os.environ.get(name) for name in MPI_JOB_SIZE_VARIABLES]
+    if any(size and size.isdigit() and int(size) > 1 for size in sizes):
+        return True
+    step = os.environ.get("SLURM_STEP_ID", "")  # srun steps, not the batch script itself
+    tasks = os.environ.get("SLURM_STEP_NUM_TASKS", "")
+    return step.isdigit() and int(step) < 2**31 and tasks.isdigit() and int(tasks) > 1
+
+
+def mpi_job_world():
+    """COMM_WORLD of the MPI job this process belongs to, or None when it runs alone."""
+    if not started_by_mpi_launcher():
+        return None
+    preload_libmpi()
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
 
 
 def lammps_version() -> str:

@@ -76,3 +76,51 @@ def run_pieces(
 
 def has_halo_pieces(module: torch.nn.Module) -> bool:
     return callable(getattr(module, "halo_pieces", None))
+
+
+def check_pieces(module: torch.nn.Module, dtype: torch.dtype) -> None:
+    """Conformance of a model's pieces: split a small cluster into owned atoms and ghosts,
+    fill the ghost rows as the halo exchange does (the first H_k columns of the ghosts' own
+    states), and require the owned atoms' output of one graph without ghosts, to 1e-8
+    relative. Raises ValueError naming the first layer that differs."""
+    pieces = module.halo_pieces()
+    if not pieces.layers:
+        raise ValueError("halo_pieces() has no layers")
+    generator = torch.Generator().manual_seed(0)
+    n_atoms, owned = 10, 6
+    cutoff = float(module.cutoff)
+    positions = torch.rand(n_atoms, 3, generator=generator, dtype=dtype) * cutoff * 0.9
+    species = torch.randint(0, len(module.species), (n_atoms,), generator=generator)
+    src, dst = torch.meshgrid(torch.arange(n_atoms), torch.arange(n_atoms), indexing="ij")
+    keep = src != dst
+    edge_index = torch.stack([src[keep], dst[keep]])
+    vectors = positions[edge_index[1]] - positions[edge_index[0]]
+    with torch.no_grad():
+        features = pieces.edge(species, edge_index, vectors)
+        states = [pieces.first(species)]
+        for layer in pieces.layers:
+            ghost = no_ghosts(states[-1], int(layer.halo_width))
+            states.append(layer(states[-1], ghost, species, edge_index, features))
+        mine = edge_index[0] < owned  # the edges a rank owning atoms 0..5 evaluates
+        local_edges = edge_index[:, mine]
+        local_features = pieces.edge(species, local_edges, vectors[mine])
+        state = states[0][:owned]
+        for k, layer in enumerate(pieces.layers):
+            width = int(layer.halo_width)
+            if width > states[k].shape[1]:
+                raise ValueError(f"layer {k + 1} reads {width} halo columns of a narrower state")
+            ghost = states[k][owned:, :width].contiguous()
+            state = layer(state, ghost, species, local_edges, local_features)
+            for a, b in zip(_as_tuple(state), _as_tuple(states[k + 1]), strict=True):
+                scale = float(b.abs().max()) + 1.0
+                if a.shape[0] != owned or float((a - b[:owned]).abs().max()) > 1e-8 * scale:
+                    raise ValueError(
+                        f"layer {k + 1} gives the owned atoms another result with ghost rows "
+                        "than in one graph: a layer must update the owned rows only (scatter "
+                        "into state.shape[0] rows) and read neighbours through "
+                        "neighbour_rows(state, ghost)"
+                    )
+
+
+def _as_tuple(value) -> tuple:
+    return value if isinstance(value, tuple) else (value,)

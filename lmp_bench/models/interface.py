@@ -28,6 +28,8 @@ import math
 
 import torch
 
+from lmp_bench.models.halo import check_pieces, has_halo_pieces
+
 # Names of the exported graph's inputs and outputs, in order (see pair_styles/README.md).
 GRAPH_INPUTS = ("positions", "species", "edge_index", "edge_shift", "nlocal")
 GRAPH_OUTPUTS = ("atom_energy", "forces", "atom_virial")
@@ -99,4 +101,9 @@ def validate_model(module: torch.nn.Module, dtype: torch.dtype = torch.float64) 
     scale = reference.abs().max().item() + 1.0
     if (energies(moved) - reference).abs().max().item() > tolerance * scale:
         raise ModelInterfaceError("per-atom energies change under rotation + translation")
+    if has_halo_pieces(module) and dtype == torch.float64:
+        try:
+            check_pieces(module, dtype)
+        except ValueError as err:
+            raise ModelInterfaceError(f"halo_pieces() of {type(module).__name__}: {err}") from err
     return props

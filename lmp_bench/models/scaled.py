@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from lmp_bench.models.halo import HaloPieces, has_halo_pieces
+
 
 class ScaledModel(torch.nn.Module):
     def __init__(self, model: torch.nn.Module, scale: float, shifts: list[float]):
@@ -28,3 +30,38 @@ class ScaledModel(torch.nn.Module):
             energy, forces = output
             return energy * self.scale + self.shifts[species], forces * self.scale
         return output * self.scale + self.shifts[species]
+
+    @property
+    def halo_pieces(self):
+        """Model contract 3 when the network has pieces: the same pieces, the last one's
+        output put back into eV (and eV/A)."""
+        return self.scaled_pieces if has_halo_pieces(self.model) else None
+
+    def scaled_pieces(self) -> HaloPieces:
+        pieces = self.model.halo_pieces()
+        wrap = ScaledLastDirect if self.direct_forces else ScaledLast
+        last = wrap(pieces.layers[-1], self.scale, self.shifts)
+        return HaloPieces(pieces.first, pieces.edge, [*pieces.layers[:-1], last])
+
+
+class ScaledLast(torch.nn.Module):
+    """The network's last layer with E_i = scale * e_i + shift[species_i] (owned atoms)."""
+
+    def __init__(self, layer: torch.nn.Module, scale: torch.Tensor, shifts: torch.Tensor):
+        super().__init__()
+        self.layer = layer
+        self.halo_width = layer.halo_width
+        self.register_buffer("scale", scale)
+        self.register_buffer("shifts", shifts)
+
+    def forward(self, state, ghost, species, edge_index, features) -> torch.Tensor:
+        energy = self.layer(state, ghost, species, edge_index, features)
+        return energy * self.scale + self.shifts[species[: energy.shape[0]]]
+
+
+class ScaledLastDirect(ScaledLast):
+    """ScaledLast for direct-force networks: forces scaled too."""
+
+    def forward(self, state, ghost, species, edge_index, features):
+        energy, forces = self.layer(state, ghost, species, edge_index, features)
+        return energy * self.scale + self.shifts[species[: energy.shape[0]]], forces * self.scale

@@ -1,0 +1,153 @@
+"""Strong scaling over MPI ranks: MD steps/s of each zoo model on 1, 2, ... ranks.
+
+For each zoo model (small size, float32, untrained with meV/A forces so MD stays near the
+start) on water boxes of 64, 512 and 4,096 molecules (inputs/water.in), in one run:
+
+- path:     how the model crosses ranks. `halo`: model contract 3 (ghosts to one cutoff,
+            node features exchanged between layers); `ghost graph`: contract 2 (ghosts out
+            to layers x cutoff, every rank evaluates them). Node-state models (SchNet,
+            PaiNN, ForceNet) get both rows, the old ghost-graph figures next to the new;
+            edge-state models (DimeNet++, SphereNet, GemNet-T/dT) have only the ghost graph.
+- steps/s:  LAMMPS's own loop time, median of --repeats segments, per rank count
+- speed-up: steps/s on N ranks / steps/s on 1 rank, same file
+
+One thread per rank (OMP_NUM_THREADS=1), so N ranks use N cores. A GPU section (one rank
+per GPU) runs when torch sees a GPU. --format pt2 (AOTInductor, the default) or pt
+(TorchScript: its pieces keep autograd graphs, so the backward recomputes nothing).
+
+Usage: python benchmarks/scaling.py [--models schnet,painn,forcenet,dimenet++,...]
+       [--molecules 64,512,4096] [--ranks 1,2] [--md-steps 100] [--format pt2|pt] [--json f]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+from harness import SPECIES, fresh_model, md_steps_per_second, print_table  # noqa: E402
+
+from lmp_bench.export import export  # noqa: E402
+from lmp_bench.export_halo import ScriptedPieces  # noqa: E402
+from lmp_bench.models.halo import has_halo_pieces  # noqa: E402
+from lmp_bench.models.zoo import ZOO, canonical_name  # noqa: E402
+from lmp_bench.systems import Model  # noqa: E402
+
+torch.set_num_threads(1)
+COLUMNS = [  # (row key, header, width, number format)
+    ("model", "model", "<11", ""),
+    ("path", "path", "<12", ""),
+    ("molecules", "molecules", ">10", ""),
+    ("atoms", "atoms", ">7", ""),
+    ("device", "device", ">7", ""),
+    ("ranks", "ranks", ">6", ""),
+    ("steps_per_s", "steps/s", ">10", ".2f"),
+    ("speedup", "speed-up", ">9", ".2f"),
+]
+
+
+class GraphOnly(torch.nn.Module):
+    """A model's pieces composed into one function, without `halo_pieces`: exported as one
+    graph (contract 2, the ghost graph); scriptable, so both formats work."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.pieces = ScriptedPieces(model.halo_pieces())
+        self.species, self.cutoff = model.species, model.cutoff
+        self.num_layers, self.direct_forces = model.num_layers, model.direct_forces
+
+    def forward(self, species, edge_index, edge_vectors):
+        return self.pieces(species, edge_index, edge_vectors)
+
+
+def model_files(name: str, args, device: str, scratch: Path) -> dict[str, Path]:
+    """{path: exported file} of zoo model `name`: halo and ghost graph, or the ghost graph
+    only for models without pieces."""
+    model = fresh_model(name, "small", SPECIES)
+    variants = {"halo": model, "ghost graph": GraphOnly(model)}
+    if not has_halo_pieces(model):
+        variants = {"ghost graph": model}
+    files = {}
+    for path, module in variants.items():
+        target = scratch / f"{name}-{path.replace(' ', '-')}-{device}.{args.format}"
+        start = time.perf_counter()
+        export(module, target, dtype="float32", device=device)
+        seconds = time.perf_counter() - start
+        print(f"  exported {name} ({path}, {device}) in {seconds:.0f} s", file=sys.stderr)
+        files[path] = target
+    return files
+
+
+def measure(name: str, args, device: str, rank_counts: list[int], scratch: Path) -> list[dict]:
+    rows = []
+    for path, file in model_files(name, args, device, scratch).items():
+        model = Model(file, tuple(SPECIES), device=device)
+        for molecules in args.molecule_counts:
+            steps = max(5, round(args.md_steps * 64 / molecules))
+            first = None
+            for ranks in rank_counts:
+                folder = scratch / f"{file.stem}-{molecules}-{ranks}"
+                rate = md_steps_per_second(model, molecules, steps, args.repeats, ranks, folder)
+                first = first or rate
+                rows.append(
+                    {
+                        "model": name,
+                        "path": path,
+                        "molecules": molecules,
+                        "atoms": 3 * molecules,
+                        "device": device,
+                        "ranks": ranks,
+                        "steps_per_s": rate,
+                        "speedup": rate / first,
+                    }
+                )
+                print(
+                    f"  {name} {path} water-{molecules} {device} x{ranks}: {rate:.2f} steps/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(ZOO), help="comma list of zoo models")
+    parser.add_argument("--molecules", default="64,512,4096", help="water box sizes")
+    parser.add_argument("--ranks", default="1,2", help="MPI rank counts on the CPU")
+    parser.add_argument("--md-steps", type=int, default=100, help="steps per segment at 64")
+    parser.add_argument("--repeats", type=int, default=3, help="timed segments (median)")
+    parser.add_argument("--format", choices=("pt2", "pt"), default="pt2")
+    parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    args = parser.parse_args()
+    names = [canonical_name(name) for name in args.models.split(",") if name]
+    args.molecule_counts = [int(m) for m in args.molecules.split(",")]
+    rank_counts = [int(r) for r in args.ranks.split(",")]
+    gpus = torch.cuda.device_count()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lmpb-scaling-") as scratch:
+        for name in names:
+            rows += measure(name, args, "cpu", rank_counts, Path(scratch))
+        if gpus:
+            gpu_ranks = sorted({1, gpus})
+            for name in names:
+                rows += measure(name, args, "cuda", gpu_ranks, Path(scratch))
+    header = (
+        f"Strong scaling, water (inputs/water.in), zoo size small, float32, .{args.format} "
+        f"files, torch {torch.__version__}, 1 thread per rank, {os.cpu_count()} cores"
+        + (f", {gpus} x {torch.cuda.get_device_name()}" if gpus else "")
+        + f"; steps/s = median of {args.repeats} segments"
+    )
+    print_table(rows, header, COLUMNS)
+    if args.json:
+        args.json.write_text(json.dumps({"header": header, "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
