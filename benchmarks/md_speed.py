@@ -11,7 +11,8 @@ For each model and system (water-64, water-512, lips), in one run on one machine
 
 Zoo models (--models) are untrained (seed 0) with forces scaled to meV/A, so that MD stays
 near the start structure (cost depends on atom and edge counts, not on weights): LAMMPS
-runs their AOTInductor export (--format pt: TorchScript), ASE the eager module (lmp_bench.models.calculator).
+runs their AOTInductor export (--format pt: TorchScript), ASE the eager module
+(lmp_bench.models.calculator).
 nequip and deeppot-se (--nequip / --deepmd: run folders of `lmp-bench train`) run their
 deployed files in LAMMPS and their own ASE calculators; nequip gets a second LAMMPS row for
 its ase-target compile, the very file its ASE calculator runs; they run the systems whose

@@ -16,7 +16,8 @@ per GPU) runs when torch sees a GPU. --format pt2 (AOTInductor, the default) or 
 (TorchScript: its pieces keep autograd graphs, so the backward recomputes nothing).
 
 Usage: python benchmarks/scaling.py [--models schnet,painn,forcenet,dimenet++,...]
-       [--molecules 64,512,4096] [--ranks 1,2] [--md-steps 100] [--format pt2|pt] [--json f]
+       [--molecules 64,512,4096] [--ranks 1,2] [--md-steps 100] [--rounds 3] [--format pt2|pt]
+       [--json f]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -35,7 +37,7 @@ import torch  # noqa: E402
 from harness import SPECIES, fresh_model, md_steps_per_second, print_table  # noqa: E402
 
 from lmp_bench.export import export  # noqa: E402
-from lmp_bench.export_halo import ScriptedPieces  # noqa: E402
+from lmp_bench.export.halo import ScriptedPieces  # noqa: E402
 from lmp_bench.models.halo import has_halo_pieces  # noqa: E402
 from lmp_bench.models.zoo import ZOO, canonical_name  # noqa: E402
 from lmp_bench.systems import Model  # noqa: E402
@@ -86,15 +88,23 @@ def model_files(name: str, args, device: str, scratch: Path) -> dict[str, Path]:
 
 
 def measure(name: str, args, device: str, rank_counts: list[int], scratch: Path) -> list[dict]:
+    """Rows of one model: the rank counts are measured in turn, --rounds times over (the
+    machine's speed drifts: interleaving keeps the ratios fair), median of the rounds."""
     rows = []
     for path, file in model_files(name, args, device, scratch).items():
         model = Model(file, tuple(SPECIES), device=device)
         for molecules in args.molecule_counts:
             steps = max(5, round(args.md_steps * 64 / molecules))
+            rates: dict[int, list[float]] = {ranks: [] for ranks in rank_counts}
+            for turn in range(args.rounds):
+                for ranks in rank_counts:
+                    folder = scratch / f"{file.stem}-{molecules}-{ranks}-{turn}"
+                    rates[ranks].append(
+                        md_steps_per_second(model, molecules, steps, args.repeats, ranks, folder)
+                    )
             first = None
             for ranks in rank_counts:
-                folder = scratch / f"{file.stem}-{molecules}-{ranks}"
-                rate = md_steps_per_second(model, molecules, steps, args.repeats, ranks, folder)
+                rate = statistics.median(rates[ranks])
                 first = first or rate
                 rows.append(
                     {
@@ -122,7 +132,8 @@ def main() -> None:
     parser.add_argument("--molecules", default="64,512,4096", help="water box sizes")
     parser.add_argument("--ranks", default="1,2", help="MPI rank counts on the CPU")
     parser.add_argument("--md-steps", type=int, default=100, help="steps per segment at 64")
-    parser.add_argument("--repeats", type=int, default=3, help="timed segments (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed segments per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per rank count, in turn")
     parser.add_argument("--format", choices=("pt2", "pt"), default="pt2")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args()
@@ -142,7 +153,7 @@ def main() -> None:
         f"Strong scaling, water (inputs/water.in), zoo size small, float32, .{args.format} "
         f"files, torch {torch.__version__}, 1 thread per rank, {os.cpu_count()} cores"
         + (f", {gpus} x {torch.cuda.get_device_name()}" if gpus else "")
-        + f"; steps/s = median of {args.repeats} segments"
+        + f"; steps/s = median of {args.rounds} runs (in turn) of {args.repeats} segments"
     )
     print_table(rows, header, COLUMNS)
     if args.json:

@@ -79,28 +79,43 @@ class AotiModel : public ModelFile {
     std::vector<std::string> names{"first", "edge"};
     for (int k = 1; k <= layers; k++) names.push_back("layer_" + std::to_string(k));
     const bool conservative = require("forces") == "conservative";
+    // the last layer's program returns its own gradients (its cotangent is always ones)
+    if (conservative) last_layer_ = "layer_" + std::to_string(layers);
     for (const auto &name : std::vector<std::string>(names)) {
       loaders_[name] = load(path, name);
-      if (conservative && name != "first") loaders_[vjp_program(name)] = load(path, vjp_program(name));
+      if (conservative && name != "first" && name != last_layer_)
+        loaders_[vjp_program(name)] = load(path, vjp_program(name));
     }
+    if (package_has(path, "graph")) loaders_["graph"] = load(path, "graph");
   }
 
+  bool has_graph() const override { return loaders_.count("graph") > 0; }
+
+  // Contract 2, or a contract-3 package's whole-model graph.
   std::vector<torch::Tensor> run(const std::vector<torch::Tensor> &inputs) override
   {
-    return program("model").run(inputs);
+    return program(loaders_.count("graph") ? "graph" : "model").run(inputs);
   }
 
   std::vector<torch::Tensor> run_piece(const std::string &name,
                                        const std::vector<torch::Tensor> &inputs,
                                        bool keep_for_vjp) override
   {
-    if (keep_for_vjp) kept_[name] = inputs;
-    return program(name).run(inputs);
+    auto out = program(name).run(inputs);
+    if (name == last_layer_) {    // energies, then d(sum of energies)/d(state, ghost, features)
+      last_layer_grads_.assign(out.begin() + 1, out.end());
+      out.resize(1);
+    } else if (keep_for_vjp) {
+      kept_[name] = inputs;
+    }
+    return out;
   }
 
   // A compiled program has no autograd: the VJP program recomputes the piece's forward.
+  // The last layer's gradients came with its forward call (its cotangent is ones).
   std::vector<torch::Tensor> vjp(const std::string &name, const torch::Tensor &grad) override
   {
+    if (name == last_layer_) return last_layer_grads_;
     auto inputs = kept_.at(name);
     inputs.push_back(grad);
     auto out = program(vjp_program(name)).run(inputs);
@@ -139,6 +154,8 @@ class AotiModel : public ModelFile {
 
   std::map<std::string, std::unique_ptr<torch::inductor::AOTIModelPackageLoader>> loaders_;
   std::map<std::string, std::vector<torch::Tensor>> kept_;
+  std::string last_layer_;    // conservative models: "layer_L"
+  std::vector<torch::Tensor> last_layer_grads_;
 };
 
 class TorchScriptModel : public ModelFile {

@@ -37,6 +37,8 @@ class ModelFile {
   // edge_shift (E,3), nlocal () -> atom_energy (N,), forces (N,3), atom_virial (N,6).
   virtual std::vector<torch::Tensor> run(const std::vector<torch::Tensor> &inputs) = 0;
 
+  // Contract 3: does the file also hold the whole model as one contract-2 graph (`run`)?
+  virtual bool has_graph() const { return false; }
   // Contract 3: runs piece `name` ("first", "edge", "layer_1" .. "layer_L"; see
   // lmp_bench/models/halo.py). With `keep_for_vjp` the piece remembers what `vjp` needs.
   virtual std::vector<torch::Tensor> run_piece(const std::string &name,
@@ -44,7 +46,8 @@ class ModelFile {
                                                bool keep_for_vjp) = 0;
   // The vector-Jacobian product of the last kept call of piece `name` with `grad` (the
   // cotangent of its first output): for "layer_k" d/d(state, ghost, edge features), for
-  // "edge" d/d(edge vectors).
+  // "edge" d/d(edge vectors). For the last layer `grad` must be ones (the energy's
+  // cotangent): an AOTInductor package computes those gradients in the forward call.
   virtual std::vector<torch::Tensor> vjp(const std::string &name, const torch::Tensor &grad) = 0;
 
   torch::Device device() const { return device_; }

@@ -140,7 +140,9 @@ void PairMLFF::load_model(const std::string &path, const std::string &device, in
   // node features between layers (ghosts to one cutoff); contract 2 keeps ghosts out to
   // layers x cutoff, which carry the graph (see README.md).
   owner_graph = comm->nprocs == 1;
-  if (contract == 3) return load_halo();
+  // one rank with a contract-3 package's whole-model graph: that graph, as for contract 2
+  graph_of_pieces = contract == 3 && owner_graph && model->has_graph();
+  if (contract == 3 && !graph_of_pieces) return load_halo();
   ghostneigh = (!owner_graph && message_passing_layers > 1) ? 1 : 0;
   // Owner graph: ghost atoms get no forces, so the virial comes from the model's per-atom
   // virials, not from LAMMPS's sum of r.f. Direct-force models have no virial at all.
@@ -148,10 +150,12 @@ void PairMLFF::load_model(const std::string &path, const std::string &device, in
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair mlff: {} on {} ({}, {} forces, cutoff {} A, {} message-passing layer(s), "
-                   "species {}); model contract 2, {}\n",
+                   "species {}); model contract {}, {}\n",
                    path, model->device().str(), model->require("dtype"), model->require("forces"),
-                   model_cutoff, message_passing_layers, model->require("species"),
-                   owner_graph ? "one rank: owner graph (no ghost rows)"
+                   model_cutoff, message_passing_layers, model->require("species"), contract,
+                   graph_of_pieces ? "one rank: owner graph (no ghost rows), the package's "
+                                     "whole-model graph instead of its pieces"
+                   : owner_graph ? "one rank: owner graph (no ghost rows)"
                                : (ghostneigh ? "ghost graph: ghosts out to layers x cutoff"
                                              : "ghosts out to one cutoff"));
 }
@@ -320,7 +324,7 @@ void PairMLFF::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
   if (nequip) return compute_nequip();
-  if (contract == 3) return compute_halo();
+  if (contract == 3 && !graph_of_pieces) return compute_halo();
 
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;

@@ -67,6 +67,7 @@ class PairMLFF : public Pair {
   double model_cutoff = 0.0;            // Angstrom (metal units)
   int message_passing_layers = 1;       // ghost cutoff = layers x cutoff (contract 2)
   int contract = 2;                     // 2: one graph, 3: pieces with halo exchange
+  bool graph_of_pieces = false;         // contract 3 on one rank: the whole-model graph
   std::vector<int> halo_widths;         // contract 3: columns neighbours read, per layer
   int halo_width = 0;                   // values per atom of the exchange in progress
   std::vector<int64_t> halo_edge_index; // contract 3: centres, then neighbours (node index)

@@ -21,7 +21,7 @@ TINY = {
     "models.py": ["--models", "painn", "--molecules", "64", "--md-steps", "5", "--repeats", "1",
                   "--device", "cpu", "--format", "pt"],
     "scaling.py": ["--models", "schnet", "--molecules", "64", "--ranks", "1,2", "--md-steps",
-                   "10", "--repeats", "1", "--format", "pt"],
+                   "10", "--repeats", "1", "--rounds", "1", "--format", "pt"],
     "plugin_overhead.py": ["--sizes", "500", "--format", "pt"],
     "systems_speed.py": ["--skip-makers", "--steps", "10", "--repeats", "1", "--format", "pt"],
     "observables.py": ["--frames", "40"],

@@ -35,7 +35,7 @@ def run_argon(output: Path, model: Path, steps: int, ranks: int = 1):
 def test_doctor_passes_on_a_working_install():
     result = lmp_bench("doctor")
     assert result.returncode == 0, result.stdout + result.stderr
-    for check in ("versions", "plugin build", "plugin registration", "smoke test"):
+    for check in ("versions", "plugin build", "plugin registration", "smoke test", "halo exchange"):
         assert f"[ok] {check}" in result.stdout
     assert "registered pair_style mlff" in result.stdout
 

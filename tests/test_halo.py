@@ -18,7 +18,7 @@ from ase.io import read
 from systems import argon_fcc, deck, write_data
 
 from lmp_bench import export
-from lmp_bench.export_halo import EdgeVJP, LayerVJP, example_graph, piece_inputs
+from lmp_bench.export.halo import EdgeVJP, LayerVJP, example_graph, piece_inputs
 from lmp_bench.lammps.snapshot import run_snapshot
 from lmp_bench.models import MessagePassingToy
 from lmp_bench.models.graph import evaluate
@@ -151,21 +151,26 @@ def test_contract_two_file_still_runs_with_the_ghost_graph(argon, contract2_toy_
 
 def test_compiled_pieces_equal_autograd_of_the_pieces(message_passing_file):
     """Each AOTInductor program of the toy (.pt2): forward = the eager piece, and every VJP
-    program = torch.autograd of the eager piece, on a graph of new sizes with ghost rows."""
+    = torch.autograd of the eager piece, on a graph of new sizes with ghost rows. The last
+    layer's program returns its energies' gradients itself (their cotangent is ones)."""
     from torch._inductor.package import load_package
 
     pieces = MessagePassingToy().halo_pieces()
     graph = example_graph(1, torch.float64, "cpu")
     generator = torch.Generator().manual_seed(7)
-    for k, inputs in enumerate(piece_inputs(pieces, graph), start=1):
+    layer_inputs = piece_inputs(pieces, graph)
+    for k, inputs in enumerate(layer_inputs, start=1):
         inputs = _resized(inputs, generator)
         layer = pieces.layers[k - 1]
-        compiled = load_package(str(message_passing_file), f"layer_{k}")
-        assert torch.allclose(compiled(*inputs), layer(*inputs).detach(), rtol=0, atol=1e-12)
-        grad = torch.rand(inputs[0].shape[0], generator=generator, dtype=torch.float64)
-        if k < len(pieces.layers):
+        compiled = load_package(str(message_passing_file), f"layer_{k}")(*inputs)
+        if k == len(layer_inputs):
+            energy, *vjp = compiled
+            grad = torch.ones(inputs[0].shape[0], dtype=torch.float64)
+        else:
+            energy = compiled
             grad = torch.rand(inputs[0].shape, generator=generator, dtype=torch.float64)
-        vjp = load_package(str(message_passing_file), f"layer_vjp_{k}")(*inputs, grad)
+            vjp = load_package(str(message_passing_file), f"layer_vjp_{k}")(*inputs, grad)
+        assert torch.allclose(energy, layer(*inputs).detach(), rtol=0, atol=1e-12)
         for ours, expected in zip(vjp, LayerVJP(layer)(*inputs, grad), strict=True):
             assert ours.shape == expected.shape
             assert torch.allclose(ours, expected, rtol=0, atol=1e-10), f"layer {k}"
@@ -173,6 +178,26 @@ def test_compiled_pieces_equal_autograd_of_the_pieces(message_passing_file):
     args = (graph["species"], graph["edge_index"], graph["edge_vectors"], features_grad)
     compiled = load_package(str(message_passing_file), "edge_vjp")(*args)
     assert torch.allclose(compiled, EdgeVJP(pieces.edge)(*args), rtol=0, atol=1e-10)
+
+
+def test_compiled_package_on_one_rank_runs_its_whole_graph(argon, message_passing_file):
+    """One rank runs the package's whole-model graph (no pieces), equal to Python; two
+    ranks its pieces with halo exchange, equal to one."""
+    data, atoms = argon
+    commands = inputs_for(data, message_passing_file)
+    one, two = run_snapshot(commands, 1), run_snapshot(commands, 2)
+    assert "one rank: owner graph (no ghost rows), the package's whole-model graph" in one.log
+    assert "halo exchange: ghosts to one cutoff" in two.log
+    model = MessagePassingToy()
+    python = evaluate(
+        model, atoms.positions, np.zeros(len(atoms), int), atoms.cell.array, (True,) * 3
+    )
+    assert abs(one.energy[0] - python["energy"]) <= 1e-10 * abs(python["energy"])
+    assert np.abs(one.forces[0] - python["forces"]).max() <= 1e-10
+    assert np.abs(two.forces[0] - one.forces[0]).max() <= 1e-10
+    assert np.abs(two.pressure_virial[0] - one.pressure_virial[0]).max() <= 1e-10 * (
+        np.abs(one.pressure_virial[0]).max() + 1.0
+    )
 
 
 def _resized(inputs: tuple, generator: torch.Generator) -> tuple:

@@ -100,14 +100,18 @@ def test_conservative_forces_are_energy_gradients(name, water):
 
 @pytest.fixture(scope="session")
 def zoo_files(model_dir):
-    """Each small model exported once (float32, .pt2)."""
+    """Each small model exported once (float32): TorchScript pieces for the models with
+    halo pieces (their AOTInductor programs are proved on the toy in test_halo.py), one
+    AOTInductor graph for the triplet models."""
     return {}
 
 
 def exported(name: str, zoo_files: dict, model_dir) -> tuple[torch.nn.Module, object]:
     if name not in zoo_files:
         model = small_model(name, torch.float32)
-        zoo_files[name] = (model, export(model, model_dir / f"zoo-{name}.pt2", dtype="float32"))
+        suffix = ".pt" if hasattr(model, "halo_pieces") else ".pt2"
+        path = export(model, model_dir / f"zoo-{name}{suffix}", dtype="float32")
+        zoo_files[name] = (model, path)
     return zoo_files[name]
 
 

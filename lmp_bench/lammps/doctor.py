@@ -1,4 +1,5 @@
-"""`lmp-bench doctor`: versions, plugin build and registration, a smoke test on 1 and 2 ranks.
+"""`lmp-bench doctor`: versions, plugin build and registration, smoke tests on 1 and 2 ranks
+(a pair model, and a message-passing model through the halo exchange).
 
 Each check returns (ok, message); the first failing check stops the rest, because later
 checks depend on it, and its message names the fix.
@@ -91,6 +92,31 @@ def check_smoke_runs() -> CheckResult:
     )
 
 
+def check_halo_exchange() -> CheckResult:
+    """A two-layer message-passing model (contract 3, TorchScript) on 2 ranks: the plugin's
+    halo exchange copies owners into ghosts, its reverse is the exact transpose, and the
+    energy equals 1 rank's."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    from lmp_bench.export import export
+    from lmp_bench.lammps.snapshot import run_snapshot
+    from lmp_bench.models import MessagePassingToy
+
+    with tempfile.TemporaryDirectory(prefix="lmpb-doctor-") as scratch:
+        model = export(MessagePassingToy(), Path(scratch) / "toy.pt")
+        deck = SMOKE_DECK.format(model=model).replace("lattice fcc 5.26", "lattice fcc 4.6")
+        one = run_snapshot(deck, 1)
+        two = run_snapshot(deck + "run 0\nmlff_halo_check 8\n", 2)
+    line = next(row for row in two.log.splitlines() if row.startswith("mlff_halo_check:"))
+    exact = re.search(r" 0 ghost values differ", line)
+    difference = abs(one.energy[0] - two.energy[0])
+    if not exact or difference > 1e-10 * abs(one.energy[0]):
+        return False, f"2 ranks differ from 1 ({difference:.1e} eV): {line}"
+    return True, f"message passing over 2 ranks equals 1 rank ({difference:.1e} eV); {line}"
+
+
 def run_doctor(rebuild: bool = False, print_fn: Callable[[str], None] = print) -> int:
     """Run all checks in order; 0 when everything works, 1 at the first failure."""
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
@@ -98,6 +124,7 @@ def run_doctor(rebuild: bool = False, print_fn: Callable[[str], None] = print) -
         ("plugin build", lambda: check_plugin_build(rebuild)),
         ("plugin registration", check_plugin_registers),
         ("smoke test", check_smoke_runs),
+        ("halo exchange", check_halo_exchange),
     ]
     for name, check in checks:
         try:

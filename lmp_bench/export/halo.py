@@ -2,10 +2,13 @@
 
 AOTInductor (``.pt2``): one package holding a program per piece — ``first``, ``edge``,
 ``layer_k`` (k = 1..L) — and, for conservative models, the vector-Jacobian products
-``edge_vjp`` and ``layer_vjp_k``. A compiled program has no autograd, so each VJP program
-recomputes its piece's forward pass inside (about +1/3 of the piece's compute); it is
-traced with make_fx (forward + autograd.grad), exported with dynamic atom, ghost and edge
-counts, and compiled like the forward pieces. The package's metadata sits on ``first``.
+``edge_vjp`` and ``layer_vjp_k`` (k < L: the last layer's program returns its gradients
+itself, its cotangent being ones); plus ``graph``, the whole model as one contract-2 graph,
+which one rank runs instead of the pieces (no recompute, kernels fused across layers). A
+compiled program has no autograd, so each VJP program recomputes its piece's forward pass
+inside; it is traced with make_fx (forward + autograd.grad), exported with dynamic atom,
+ghost and edge counts, and compiled like the forward pieces. The package's metadata sits
+on ``first``.
 
 TorchScript (``.pt``): one scripted module holding the pieces as submodules ``first``,
 ``edge``, ``middle`` (layers 1..L-1) and ``last``; the plugin keeps autograd graphs
@@ -20,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from lmp_bench.export_errors import ExportError
+from lmp_bench.export.graph import ExportError, trace_graph
+from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
 from lmp_bench.models.halo import HaloPieces, no_ghosts
 
 TORCHSCRIPT_METADATA_FILE = "lmp_bench_metadata.txt"
@@ -42,6 +46,26 @@ class LayerVJP(torch.nn.Module):
         out = self.layer(leaves[0], leaves[1], species, edge_index, leaves[2])
         grads = torch.autograd.grad([out], leaves, [grad], allow_unused=True)
         return tuple(
+            torch.zeros_like(leaf) if g is None else g
+            for g, leaf in zip(grads, leaves, strict=True)
+        )
+
+
+class LastLayerWithGradients(torch.nn.Module):
+    """The last layer of a conservative model with its gradients: (energies, and the
+    derivatives of their sum with respect to state, ghost and features). The cotangent of
+    the last layer is always ones, so its backward needs no second program and no second
+    forward pass."""
+
+    def __init__(self, layer: torch.nn.Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, state, ghost, species, edge_index, features):
+        leaves = [t.detach().requires_grad_(True) for t in (state, ghost, features)]
+        energy = self.layer(leaves[0], leaves[1], species, edge_index, leaves[2])
+        grads = torch.autograd.grad([energy.sum()], leaves, allow_unused=True)
+        return (energy.detach(),) + tuple(
             torch.zeros_like(leaf) if g is None else g
             for g, leaf in zip(grads, leaves, strict=True)
         )
@@ -157,9 +181,12 @@ def _programs(pieces: HaloPieces, graph: dict, conservative: bool) -> dict[str, 
     }
     layer_dims = ({0: owned}, {0: ghosts}, {0: nodes}, {1: edges}, {0: edges})
     layer_inputs = piece_inputs(pieces, graph)
+    last = len(pieces.layers)
     for k, (layer, inputs) in enumerate(zip(pieces.layers, layer_inputs, strict=True), start=1):
         programs[f"layer_{k}"] = (layer, inputs, layer_dims)
-        if conservative:
+        if conservative and k == last:
+            programs[f"layer_{k}"] = (LastLayerWithGradients(layer), inputs, layer_dims)
+        elif conservative:
             with torch.no_grad():
                 out = layer(*inputs)
             grad = torch.rand_like(out)
@@ -197,7 +224,8 @@ def _compile_pieces(
         warnings.filterwarnings("ignore", category=FutureWarning)  # torch-internal notices
         for name, (piece, inputs, dims) in _programs(pieces, graph, conservative).items():
             try:
-                if "vjp" in name:  # autograd.grad cannot be exported directly: trace it first
+                if isinstance(piece, (LayerVJP, EdgeVJP, LastLayerWithGradients)):
+                    # autograd.grad cannot be exported directly: trace it first
                     with torch.enable_grad():
                         piece = make_fx(
                             piece, tracing_mode="symbolic", _allow_non_fake_inputs=True
@@ -213,5 +241,10 @@ def _compile_pieces(
             if name == "first":
                 options["aot_inductor.metadata"] = metadata
             compiled[name] = aot_compile(program.module(), inputs, options=options)
+        graph = (DirectForceGraph if not conservative else ConservativeGraph)(module, dtype)
+        program = trace_graph(graph, dtype, device, n_species)
+        args = program.example_inputs[0]
+        options = {"aot_inductor.package": True}
+        compiled["graph"] = aot_compile(program.module(), args, options=options)
         written = package_aoti(str(Path(scratch) / "model.pt2"), compiled)
         Path(written).replace(path)

@@ -2,7 +2,7 @@
 
 A model that offers ``halo_pieces()`` (lmp_bench.models.halo) is written under model
 contract 3, as pieces the plugin calls layer by layer with a halo exchange between them
-(lmp_bench/export_halo.py); any other model under contract 2, as one graph. Two formats:
+(lmp_bench/export/halo.py); any other model under contract 2, as one graph. Two formats:
 
 - ``.pt2`` (default): an AOTInductor package. The forward pass *and* the autograd
   forces are traced together with make_fx (torch.export cannot export autograd.grad
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from lmp_bench.export_errors import ExportError
-from lmp_bench.export_halo import export_halo
+from lmp_bench.export.graph import ExportError, trace_graph
+from lmp_bench.export.halo import export_halo
 from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
 from lmp_bench.models.halo import has_halo_pieces
 from lmp_bench.models.interface import validate_model
@@ -82,21 +82,6 @@ def export(
     return path
 
 
-def example_inputs(
-    n_species: int, dtype: torch.dtype, device: str, n_atoms: int = 7, n_edges: int = 19
-) -> tuple[torch.Tensor, ...]:
-    """Inputs of distinct, non-trivial sizes, so tracing keeps atom and edge counts symbolic."""
-    generator = torch.Generator().manual_seed(1)
-    positions = torch.rand(n_atoms, 3, generator=generator, dtype=torch.float64) * 3.0
-    species = torch.randint(0, n_species, (n_atoms,), generator=generator)
-    src = torch.randint(0, n_atoms, (n_edges,), generator=generator)
-    dst = (src + torch.randint(1, n_atoms, (n_edges,), generator=generator)) % n_atoms
-    shift = torch.rand(n_edges, 3, generator=generator, dtype=torch.float64)
-    nlocal = torch.tensor(n_atoms - 2)
-    edges = torch.stack([src, dst])
-    return tuple(t.to(device) for t in (positions, species, edges, shift, nlocal))
-
-
 def _export_aoti(
     graph: torch.nn.Module,
     path: Path,
@@ -105,22 +90,7 @@ def _export_aoti(
     device: str,
     n_species: int,
 ) -> None:
-    from torch.export import Dim
-    from torch.fx.experimental.proxy_tensor import make_fx
-
-    inputs = example_inputs(n_species, dtype, device)
-    try:
-        with torch.enable_grad():
-            traced = make_fx(graph, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*inputs)
-        atoms, edges = Dim("atoms", min=1), Dim("edges", min=0)
-        program = torch.export.export(
-            traced, inputs, dynamic_shapes=({0: atoms}, {0: atoms}, {1: edges}, {0: edges}, None)
-        )
-    except Exception as err:  # torch raises many exception types while tracing
-        raise ExportError(
-            f"tracing {type(graph.model).__name__} for AOTInductor failed: {err}. Models must "
-            "avoid data-dependent Python control flow; TorchScript (.pt) is the fallback."
-        ) from err
+    program = trace_graph(graph, dtype, device, n_species)
     with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)  # torch-internal notices
         written = torch._inductor.aoti_compile_and_package(
