@@ -139,7 +139,10 @@ void PairMLFF::load_model(const std::string &path, const std::string &device, in
   // layers is exact without ghosts beyond one cutoff. Several ranks: contract 3 exchanges
   // node features between layers (ghosts to one cutoff); contract 2 keeps ghosts out to
   // layers x cutoff, which carry the graph (see README.md).
-  owner_graph = comm->nprocs == 1;
+  // One rank, several layers: the owner graph. One layer needs no more than the ghost
+  // shell LAMMPS keeps anyway: edges to ghost atoms as they are, no owners to look up and
+  // no image shifts to write (LAMMPS sums the ghosts' forces back).
+  owner_graph = comm->nprocs == 1 && (contract == 3 || message_passing_layers > 1);
   // one rank with a contract-3 package's whole-model graph: that graph, as for contract 2
   graph_of_pieces = contract == 3 && owner_graph && model->has_graph();
   if (contract == 3 && !graph_of_pieces) return load_halo();
@@ -240,42 +243,78 @@ double PairMLFF::init_one(int i, int j)
 torch::Tensor PairMLFF::build_edges(int natoms_with_neighbors)
 {
   const double *x = atom->x[0];    // LAMMPS stores coordinates contiguously: x[3 i + k]
-  const double cutoff_sq = model_cutoff * model_cutoff;
   if (owner_graph) map_ghosts_to_owners();
   int64_t capacity = 0;
   for (int ii = 0; ii < natoms_with_neighbors; ii++) capacity += list->numneigh[list->ilist[ii]];
   if (edge_buffer.numel() < 2 * capacity) {
     edge_buffer = torch::empty({2 * capacity + 1024}, torch::TensorOptions().dtype(torch::kInt64));
-    shift_buffer.resize(3 * (capacity + 512));
+    shift_buffer.assign(3 * (capacity + 512), 0.0);    // the ghost graph's shifts stay zero
+    shifts_are_zero = true;
   }
   const int64_t half = edge_buffer.numel() / 2;
   int64_t *__restrict src = edge_buffer.data_ptr<int64_t>();
   int64_t *__restrict dst = src + half;
   double *__restrict shift = shift_buffer.data();
+  if (!owner_graph && !shifts_are_zero) std::fill(shift_buffer.begin(), shift_buffer.end(), 0.0);
+  shifts_are_zero = !owner_graph;
+  const double cutoff_sq = model_cutoff * model_cutoff;
   int64_t count = 0;
   for (int ii = 0; ii < natoms_with_neighbors; ii++) {
     const int i = list->ilist[ii];
+    if (owner_graph) {    // the neighbour's owner and the image shift
+      const int kept = neighbours_within_cutoff(i);
+      const int *near = near_buffer.data();
+      for (int k = 0; k < kept; k++, count++) {
+        const int j = near[k];
+        src[count] = i;
+        dst[count] = owner_of[j];
+        for (int d = 0; d < 3; d++) shift[3 * count + d] = image_shift[3 * j + d];
+      }
+      continue;
+    }
+    // ghost graph: every candidate is written, the count advances past the kept ones (no
+    // branch to mispredict); the centres are filled in after; shifts stay zero
     const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
     const int *jlist = list->firstneigh[i];
     const int jnum = list->numneigh[i];
+    const int64_t first = count;
     for (int jj = 0; jj < jnum; jj++) {
       const int j = jlist[jj] & NEIGHMASK;
       const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
-      const int node = owner_graph ? owner_of[j] : j;
-      src[count] = i;
-      dst[count] = node;
-      shift[3 * count] = x[3 * j] - x[3 * node];
-      shift[3 * count + 1] = x[3 * j + 1] - x[3 * node + 1];
-      shift[3 * count + 2] = x[3 * j + 2] - x[3 * node + 2];
+      dst[count] = j;
       count += (dx * dx + dy * dy + dz * dz < cutoff_sq) ? 1 : 0;
     }
+    std::fill(src + first, src + count, static_cast<int64_t>(i));
   }
   std::memmove(src + count, dst, count * sizeof(int64_t));
   edge_count = count;
   return edge_buffer.narrow(0, 0, 2 * count).view({2, count});
 }
 
-// On one rank every ghost is a periodic image of an owned atom with the same ID.
+// The neighbours of atom i closer than the model cutoff, into near_buffer; their count.
+// The distance test writes every candidate and advances only past the kept ones (no
+// branch to mispredict, and the writes stay in a small buffer in cache).
+int PairMLFF::neighbours_within_cutoff(int i)
+{
+  const double *x = atom->x[0];
+  const double cutoff_sq = model_cutoff * model_cutoff;
+  const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
+  const int *jlist = list->firstneigh[i];
+  const int jnum = list->numneigh[i];
+  if (static_cast<int>(near_buffer.size()) < jnum) near_buffer.resize(jnum);
+  int *near = near_buffer.data();
+  int kept = 0;
+  for (int jj = 0; jj < jnum; jj++) {
+    const int j = jlist[jj] & NEIGHMASK;
+    const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
+    near[kept] = j;
+    kept += (dx * dx + dy * dy + dz * dz < cutoff_sq) ? 1 : 0;
+  }
+  return kept;
+}
+
+// On one rank every ghost is a periodic image of an owned atom with the same ID: its owner
+// and the image shift x_ghost - x_owner (zero for owned atoms).
 void PairMLFF::map_ghosts_to_owners()
 {
   const int nlocal = atom->nlocal;
@@ -286,11 +325,14 @@ void PairMLFF::map_ghosts_to_owners()
   local_of_tag.assign(max_tag + 1, -1);
   for (int i = 0; i < nlocal; i++) local_of_tag[tag[i]] = i;
   owner_of.resize(nall);
+  image_shift.resize(3 * static_cast<size_t>(nall));
+  const double *x = atom->x[0];
   for (int i = 0; i < nall; i++) {
     const int owner = tag[i] <= max_tag ? local_of_tag[tag[i]] : -1;
     if (owner < 0)
       error->one(FLERR, "pair mlff: ghost atom ID {} has no owned atom on this rank", tag[i]);
     owner_of[i] = owner;
+    for (int k = 0; k < 3; k++) image_shift[3 * i + k] = x[3 * i + k] - x[3 * owner + k];
   }
 }
 

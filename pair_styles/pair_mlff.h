@@ -48,6 +48,7 @@ class PairMLFF : public Pair {
   void load_model(const std::string &path, const std::string &device, int gpu);
   int node_local_rank() const;
   torch::Tensor build_edges(int natoms_with_neighbors);
+  int neighbours_within_cutoff(int i);
   void map_ghosts_to_owners();
   void check_finite(double energy, double force_sum);
   // model contract 3, per-layer pieces with halo exchange (pair_mlff_halo.cpp)
@@ -78,9 +79,13 @@ class PairMLFF : public Pair {
   std::vector<int> type_to_species;     // LAMMPS type (1-based) -> model species id, -1 unset
   torch::Tensor edge_buffer;                // edge storage, reused across steps
   std::vector<double> shift_buffer;         // image shift per edge, Angstrom
+  bool shifts_are_zero = true;              // shift_buffer holds zeros (ghost graph)
   int64_t edge_count = 0;
   bool owner_graph = false;                 // one rank: nodes = owned atoms, ghosts -> owners
   std::vector<int> local_of_tag, owner_of;  // owner graph: atom ID -> owned index, atom -> owner
+  std::vector<double> image_shift;          // owner graph: x_atom - x_owner per atom, Angstrom
+  std::vector<int> near_buffer;             // one atom's neighbours within the cutoff
+  std::vector<double> distance_buffer;      // squared distances to one atom's neighbours
   std::vector<int64_t> species_buffer;      // model species per local+ghost atom
   // nequip files: every rank evaluates the whole periodic system (all owned atoms of all
   // ranks, gathered), and keeps the forces and energies of the atoms it owns

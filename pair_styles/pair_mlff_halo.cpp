@@ -66,7 +66,6 @@ void PairMLFF::build_halo_edges()
 {
   if (owner_graph) map_ghosts_to_owners();
   const double *x = atom->x[0];
-  const double cutoff_sq = model_cutoff * model_cutoff;
   int64_t capacity = 0;
   for (int ii = 0; ii < list->inum; ii++) capacity += list->numneigh[list->ilist[ii]];
   halo_edge_index.resize(2 * capacity);
@@ -80,19 +79,16 @@ void PairMLFF::build_halo_edges()
   for (int ii = 0; ii < list->inum; ii++) {
     const int i = list->ilist[ii];
     const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-    const int *jlist = list->firstneigh[i];
-    const int jnum = list->numneigh[i];
-    for (int jj = 0; jj < jnum; jj++) {
-      const int j = jlist[jj] & NEIGHMASK;
-      const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
-      if (dx * dx + dy * dy + dz * dz >= cutoff_sq) continue;
+    const int kept = neighbours_within_cutoff(i);
+    const int *near = near_buffer.data();
+    for (int k = 0; k < kept; k++, count++) {
+      const int j = near[k];
       centre[count] = i;
       neighbour[count] = owner_graph ? owner_of[j] : j;
       atom_j[count] = j;
-      vec[3 * count] = dx;
-      vec[3 * count + 1] = dy;
-      vec[3 * count + 2] = dz;
-      count++;
+      vec[3 * count] = x[3 * j] - xi;
+      vec[3 * count + 1] = x[3 * j + 1] - yi;
+      vec[3 * count + 2] = x[3 * j + 2] - zi;
     }
   }
   // (2, E) contiguous: the neighbours move up behind the centres
