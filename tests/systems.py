@@ -141,3 +141,26 @@ class BondSprings(torch.nn.Module):
         pair = (morse + repulsion) * 0.5 * (torch.cos(torch.pi * x) + 1)
         out = torch.zeros(species.shape[0], dtype=pair.dtype, device=pair.device)
         return out.index_add(0, edge_index[0], 0.5 * pair)
+
+
+def alanine_dataset(folder: Path) -> Path:
+    """30 frames of the built C7eq alanine dipeptide with 0.02 A noise (a stand-in's
+    stand-in): train 20, val 2, test 8."""
+    from lmp_bench.data.alanine import SPECIES, build_positions
+    from lmp_bench.data.frames_file import FrameSet, write_frames
+
+    rng = np.random.default_rng(3)
+    positions = build_positions() + rng.normal(scale=0.02, size=(30, 22, 3))
+    frames = FrameSet(
+        species=SPECIES.copy(),
+        cell=np.zeros((30, 3, 3)),
+        positions=positions,
+        unwrapped_positions=positions,
+        velocities=np.zeros((30, 22, 3)),
+        forces=np.zeros((30, 22, 3)),
+        energy=np.zeros(30),
+        time=np.arange(30.0),
+        splits={"train": np.arange(20), "val": np.arange(20, 22), "test": np.arange(22, 30)},
+        attributes={"system": "alanine"},
+    )
+    return write_frames(frames, folder / "ala.h5")

@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-from systems import deck, lmp_bench, write_data
+from systems import alanine_dataset, deck, lmp_bench, write_data
 
 from lmp_bench import export
 from lmp_bench.data.alanine import BONDS, PHI_ATOMS, PSI_ATOMS, SPECIES, build_positions
-from lmp_bench.data.frames_file import FrameSet, write_frames
 from lmp_bench.lammps.colvars import hills_path
 from lmp_bench.lammps.snapshot import run_snapshot
 from lmp_bench.models.bonded import BONDS as BOND_TABLE
@@ -133,22 +132,7 @@ def test_nve_energy_is_conserved_at_2_fs(builtin_file, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    """30 frames of the built C7eq structure with 0.02 A noise."""
-    rng = np.random.default_rng(3)
-    positions = build_positions() + rng.normal(scale=0.02, size=(30, 22, 3))
-    frames = FrameSet(
-        species=SPECIES.copy(),
-        cell=np.zeros((30, 3, 3)),
-        positions=positions,
-        unwrapped_positions=positions,
-        velocities=np.zeros((30, 22, 3)),
-        forces=np.zeros((30, 22, 3)),
-        energy=np.zeros(30),
-        time=np.arange(30.0),
-        splits={"train": np.arange(20), "val": np.arange(20, 22), "test": np.arange(22, 30)},
-        attributes={"system": "alanine"},
-    )
-    return write_frames(frames, tmp_path_factory.mktemp("alanine") / "ala.h5")
+    return alanine_dataset(tmp_path_factory.mktemp("alanine"))
 
 
 def circular_span(degrees: np.ndarray) -> float:

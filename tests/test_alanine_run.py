@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-from systems import lmp_bench
+from systems import alanine_dataset, lmp_bench
 
 from lmp_bench.data.alanine import PHI_ATOMS, PSI_ATOMS, SPECIES, build_positions
-from lmp_bench.data.frames_file import FrameSet, write_frames
+from lmp_bench.data.frames_file import write_frames
 from lmp_bench.observables.backbone import dihedral, phi_psi_atoms
 from lmp_bench.systems import SYSTEMS, Model, StartFrame
 
@@ -22,22 +22,7 @@ ALANINE = str(Path(__file__).resolve().parents[1] / "inputs" / "alanine.in")
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    """30 frames of the built C7eq structure with 0.02 A noise (a stand-in's stand-in)."""
-    rng = np.random.default_rng(3)
-    positions = build_positions() + rng.normal(scale=0.02, size=(30, 22, 3))
-    frames = FrameSet(
-        species=SPECIES.copy(),
-        cell=np.zeros((30, 3, 3)),
-        positions=positions,
-        unwrapped_positions=positions,
-        velocities=np.zeros((30, 22, 3)),
-        forces=np.zeros((30, 22, 3)),
-        energy=np.zeros(30),
-        time=np.arange(30.0),
-        splits={"train": np.arange(20), "val": np.arange(20, 22), "test": np.arange(22, 30)},
-        attributes={"system": "alanine"},
-    )
-    return write_frames(frames, tmp_path_factory.mktemp("alanine") / "ala.h5")
+    return alanine_dataset(tmp_path_factory.mktemp("alanine"))
 
 
 def test_phi_psi_atoms_come_from_the_bonds_in_any_atom_order():

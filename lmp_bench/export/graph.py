@@ -8,9 +8,25 @@ from __future__ import annotations
 
 import torch
 
+TORCHSCRIPT_METADATA_FILE = "lmp_bench_metadata.txt"
+
 
 class ExportError(RuntimeError):
     """The model could not be exported; the message says why."""
+
+
+def write_torchscript(module: torch.nn.Module, path, metadata: dict[str, str], what: str) -> None:
+    """Script `module` and save it with the metadata as `key=value` lines in an extra file
+    (where the plugin reads them); `what` names the module in the error."""
+    try:
+        scripted = torch.jit.script(module)
+    except Exception as err:
+        raise ExportError(
+            f"TorchScript cannot compile {what}: {err}. Export to .pt2 instead, or make it "
+            "scriptable."
+        ) from err
+    text = "".join(f"{key}={value}\n" for key, value in metadata.items())
+    scripted.save(str(path), _extra_files={TORCHSCRIPT_METADATA_FILE: text})
 
 
 def example_inputs(

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import torch
 
-from lmp_bench.export.graph import ExportError, trace_graph
+from lmp_bench.export.graph import ExportError, trace_graph, write_torchscript
 from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
 from lmp_bench.models.halo import HaloPieces, no_ghosts
 
-TORCHSCRIPT_METADATA_FILE = "lmp_bench_metadata.txt"
 # Example sizes for tracing: distinct primes that no feature width is likely to equal, so
 # that symbolic tracing keeps every count dynamic and never unifies two of them.
 OWNED, GHOSTS, EDGES = 37, 41, 173
@@ -148,19 +147,8 @@ def export_halo(
     if path.suffix == ".pt2":
         _compile_pieces(pieces, path, metadata, dtype, device, n_species, module)
     else:
-        _script_pieces(pieces, path, metadata, module)
-
-
-def _script_pieces(pieces: HaloPieces, path: Path, metadata: dict, module) -> None:
-    try:
-        scripted = torch.jit.script(ScriptedPieces(pieces))
-    except Exception as err:
-        raise ExportError(
-            f"TorchScript cannot compile the pieces of {type(module).__name__}: {err}. Export "
-            "to .pt2 instead, or make the pieces scriptable."
-        ) from err
-    text = "".join(f"{key}={value}\n" for key, value in metadata.items())
-    scripted.save(str(path), _extra_files={TORCHSCRIPT_METADATA_FILE: text})
+        what = f"the pieces of {type(module).__name__}"
+        write_torchscript(ScriptedPieces(pieces), path, metadata, what)
 
 
 def _programs(pieces: HaloPieces, graph: dict, conservative: bool) -> dict[str, tuple]:
