@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def builtin_model_file(name: str, device: str = "cpu") -> Path:
             f"lmp-bench: exporting built-in model {name!r} for {device} (about 30 s) ...",
             flush=True,
         )
-        tmp = path.with_name(path.stem + ".partial.pt2")
+        # per process: two runs exporting at once must not write the same partial file
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.partial.pt2")
         export(BUILTIN_MODELS[name](), tmp, device=device)
         tmp.replace(path)
     return path
@@ -49,11 +51,14 @@ def builtin_model_file(name: str, device: str = "cpu") -> Path:
 
 def _export_key(device: str) -> str:
     """Changes when the reference models, the export code, torch or the device change."""
-    from lmp_bench import export as export_module
-    from lmp_bench.models import bonded, deployed, reference
+    import importlib
 
+    # the export package itself (the attribute lmp_bench.export is the function export)
+    names = ["models.reference", "models.bonded", "models.deployed", "models.halo", "export"]
+    names += ["export.graph", "export.halo"]
+    modules = [importlib.import_module(f"lmp_bench.{name}") for name in names]
     digest = hashlib.sha256(f"{torch.__version__}|{device}".encode())
-    for module in (reference, bonded, deployed, export_module):
+    for module in modules:
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()[:12]
 
