@@ -201,13 +201,12 @@ def _compile_pieces(
     n_species: int,
     module,
 ) -> None:
-    from torch._inductor import aot_compile
     from torch._inductor.package import package_aoti
     from torch.fx.experimental.proxy_tensor import make_fx
 
     conservative = metadata["forces"] == "conservative"
     graph = example_graph(n_species, dtype, device)
-    compiled = {}
+    jobs = {}
     with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)  # torch-internal notices
         for name, (piece, inputs, dims) in _programs(pieces, graph, conservative).items():
@@ -228,11 +227,19 @@ def _compile_pieces(
             options: dict = {"aot_inductor.package": True}
             if name == "first":
                 options["aot_inductor.metadata"] = metadata
-            compiled[name] = aot_compile(program.module(), inputs, options=options)
+            jobs[name] = (program, inputs, options)
         graph = (DirectForceGraph if not conservative else ConservativeGraph)(module, dtype)
         program = trace_graph(graph, dtype, device, n_species)
-        args = program.example_inputs[0]
-        options = {"aot_inductor.package": True}
-        compiled["graph"] = aot_compile(program.module(), args, options=options)
+        jobs["graph"] = (program, program.example_inputs[0], {"aot_inductor.package": True})
+        compiled = {name: compile_program(*job) for name, job in jobs.items()}
         written = package_aoti(str(Path(scratch) / "model.pt2"), compiled)
         Path(written).replace(path)
+
+
+def compile_program(program: torch.export.ExportedProgram, inputs: tuple, options: dict) -> list:
+    """The files of one AOTInductor-compiled program (for package_aoti)."""
+    from torch._inductor import aot_compile
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)  # torch-internal notices
+        return aot_compile(program.module(), inputs, options=options)
