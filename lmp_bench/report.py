@@ -30,7 +30,8 @@ class RunResult:
     metrics: dict | None = None
     curves: dict[str, np.ndarray] = field(default_factory=dict)
     problem: str | None = None  # why there are no metrics
-    force_mae: float | None = None  # meV/A, the model's validation split (its training run)
+    force_mae: float | None = None  # meV/A, the model's test split (else validation split)
+    force_mae_split: str | None = None  # "test" or "val": where force_mae comes from
 
     @property
     def system(self) -> str:
@@ -57,6 +58,21 @@ def find_runs(paths: list[Path]) -> list[Path]:
     return runs
 
 
+def force_mae_of_model(manifest: dict) -> tuple[float | None, str | None]:
+    """(force MAE in meV/A, split) of the run's model: the test-split MAE its provenance
+    names (recorded in the manifest when the run started, else read from the model file or
+    its sidecar), else the validation MAE of the training run the file sits in."""
+    from lmp_bench.export.provenance import read_provenance
+
+    provenance = manifest.get("model_provenance")
+    if provenance is None and manifest.get("model_file"):
+        provenance = read_provenance(manifest["model_file"])
+    if provenance and provenance.get("test_force_mae_meV_per_A") is not None:
+        return float(provenance["test_force_mae_meV_per_A"]), "test"
+    validation = model_force_mae(manifest)
+    return validation, None if validation is None else "val"
+
+
 def model_force_mae(manifest: dict) -> float | None:
     """Validation force MAE (meV/A) from the training run that made the run's model file,
     when the file sits in one: its metrics.csv's row of the lowest val_loss (the epoch of
@@ -78,7 +94,8 @@ def load_run(folder: Path) -> RunResult:
     from lmp_bench.evaluate import evaluate
 
     manifest = json.loads((folder / "manifest.json").read_text())
-    result = RunResult(folder, manifest, force_mae=model_force_mae(manifest))
+    force_mae, split = force_mae_of_model(manifest)
+    result = RunResult(folder, manifest, force_mae=force_mae, force_mae_split=split)
     if (folder / "metrics.json").is_file() and (folder / "curves.npz").is_file():
         result.metrics = json.loads((folder / "metrics.json").read_text())
     else:
@@ -123,21 +140,23 @@ def table(results: list[RunResult]) -> tuple[list[str], list[list[str]]]:
         ("NVE drift (meV/atom/ps)", "nve_drift_meV_atom_ps"),
         ("steps/s", "steps_per_second"),
     ]
-    header = ["model", "run", "force MAE (meV/Å)", "replicas finished"]
+    header = ["model", "run", "force MAE (meV/Å)", "replicas finished", "length (ps)"]
     header += [title for title, _ in columns] + ["device"]
     rows = []
     for r in results:
-        force = MISSING if r.force_mae is None else f"{r.force_mae:.1f}"
+        force = MISSING if r.force_mae is None else f"{r.force_mae:.1f} ({r.force_mae_split})"
+        length = r.manifest.get("length_ps")  # planned per replica (foreign runs: none)
+        length = MISSING if length is None else f"{length:g}"
         if r.metrics is None:
             cells = [f"not scored: {r.problem}"] + [MISSING] * (len(columns) - 1)
-            rows.append([r.manifest.get("model", "?"), r.folder.name, force, MISSING, *cells,
-                         r.manifest.get("device", MISSING)])  # fmt: skip
+            rows.append([r.manifest.get("model", "?"), r.folder.name, force, MISSING, length,
+                         *cells, r.manifest.get("device", MISSING)])  # fmt: skip
             continue
         replicas = r.metrics["replicas"]
         finished = sum(x["state"] == "completed" for x in replicas)
         cells = [summary_cell(r.metrics, key) for _, key in columns]
         rows.append([r.manifest.get("model", "?"), r.folder.name, force,
-                     f"{finished}/{len(replicas)}", *cells,
+                     f"{finished}/{len(replicas)}", length, *cells,
                      r.metrics.get("device") or MISSING])  # fmt: skip
     return header, rows
 

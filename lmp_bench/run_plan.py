@@ -3,7 +3,10 @@
 Planning sits above lmp_bench.lammps (as evaluate.py does): it resolves the model, picks
 each replica's start (test frames, FES minima), writes the watchdog's references and the
 manifest, and shares the MPI ranks out among the replicas. `run_waves` is the one place
-that launches replicas, so how they are launched changes in one spot.
+that launches replicas, so how they are launched changes in one spot; `replica_command`
+hands one replica to a scheduler of its own (lmp_bench.bench runs replicas of several
+models side by side). Each run folder keeps its replicas' jobs (jobs.json), so a replica
+that was killed or deleted can be run again alone.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import torch
 
 from lmp_bench.data.frames_file import read_frames
 from lmp_bench.evaluate import dataset_reference, reference_observables
+from lmp_bench.export.provenance import read_provenance
 from lmp_bench.lammps.plugin_build import ensure_plugin
-from lmp_bench.lammps.run import ReplicaJob, WatchdogSpec, run_replicas, sha256_of
-from lmp_bench.lammps.runtime import lammps_version, mpi_job_world
+from lmp_bench.lammps.run import ReplicaJob, WatchdogSpec, run_replicas, sha256_of, write_job
+from lmp_bench.lammps.runtime import lammps_version, mpi_job_world, worker_launch
 from lmp_bench.model_choice import model_for_run
 from lmp_bench.observables import BondStability
 from lmp_bench.observables.rdf import save_rdf
@@ -138,7 +142,71 @@ def plan_run(options: RunOptions) -> RunPlan:
         )
         for k, seed in enumerate(manifest["seeds"])
     ]
+    save_jobs(folder, jobs)
     return RunPlan(folder, manifest, jobs, ranks_each, at_once, options.launcher)
+
+
+JOBS_FILE = "jobs.json"
+
+
+def save_jobs(folder: Path, jobs: list[ReplicaJob]) -> None:
+    """Every replica's job (deck, variables, steps, watchdog) in the run folder, written
+    last when planning: a folder with jobs.json is planned completely."""
+    payload = [{**job.__dict__, "watchdog": job.watchdog and job.watchdog.__dict__} for job in jobs]
+    partial = folder / (JOBS_FILE + ".partial")
+    partial.write_text(json.dumps(payload, indent=2))
+    partial.replace(folder / JOBS_FILE)
+
+
+def load_jobs(folder: Path) -> list[ReplicaJob]:
+    """The replica jobs a run folder was planned with (save_jobs)."""
+    payload = json.loads((folder / JOBS_FILE).read_text())
+    return [
+        ReplicaJob(**{**job, "watchdog": job["watchdog"] and WatchdogSpec(**job["watchdog"])})
+        for job in payload
+    ]
+
+
+def replica_command(folder: Path, k: int) -> tuple[list[str], dict[str, str], Path]:
+    """(command, environment, replica folder) that run replica `k` of a planned run folder
+    on one rank, for a scheduler that starts it; its folder is made fresh (an unfinished
+    one is removed first). `record_statuses` then puts its status into the manifest."""
+    import shutil
+
+    job = load_jobs(folder)[k]
+    replica = folder / f"replica-{k}"
+    if replica.exists():
+        shutil.rmtree(replica)
+    path = write_job(job, replica)
+    command, env = worker_launch("lmp_bench.lammps.run", ["--ranks", "1", str(path)], 1)
+    return command, env, replica
+
+
+def finished_replicas(folder: Path) -> list[int]:
+    """Replicas of a run folder that ended (completed, unstable or failed: status.json)."""
+    count = len(load_jobs(folder))
+    return [k for k in range(count) if (folder / f"replica-{k}" / "status.json").is_file()]
+
+
+def record_statuses(folder: Path) -> dict:
+    """The manifest with every finished replica's status.json (rebuilt from the replica
+    folders, so it is right however the replicas were run or rerun); written and returned."""
+    text = (folder / "manifest.json").read_text()
+    manifest = json.loads(text)
+    manifest["replicas"] = [
+        {
+            "replica": f"replica-{k}",
+            "seed": manifest["seeds"][k],
+            **json.loads((folder / f"replica-{k}" / "status.json").read_text()),
+        }
+        for k in finished_replicas(folder)
+    ]
+    if json.dumps(manifest, indent=2) == text:  # nothing new: the file stays as it was
+        return manifest
+    partial = folder / "manifest.json.partial"
+    partial.write_text(json.dumps(manifest, indent=2))
+    partial.replace(folder / "manifest.json")
+    return manifest
 
 
 def run_waves(plan: RunPlan, world: Any = None) -> None:
@@ -281,6 +349,8 @@ def run_manifest(
         "model": model.label,
         "model_file": str(model.file) if model.file else None,
         "model_sha256": sha256_of(model.file) if model.file else None,
+        # training run, dataset + SHA-256, test force MAE (meV/A): what the report plots
+        "model_provenance": read_provenance(model.file) if model.file else None,
         "variant": model.variant if model.file is None else None,
         "molecules": options.molecules,
         "type_species": first_variables.get("type_species", " ".join(system.type_species)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -195,5 +196,9 @@ def test_quickstart_end_to_end_on_tiny_numbers(tmp_path, capsys):
     models = sorted(row.split(",")[0] for row in table[1:])
     assert models == ["reference-spcfw-mdsim", "schnet"], table
     assert "not scored" not in "".join(table)
+    # the exported file names its test-split force MAE (its provenance), and the table shows it
+    test = json.loads((folder / "train" / "test.json").read_text())
+    schnet = next(row for row in table[1:] if row.startswith("schnet,")).split(",")
+    assert schnet[2] == f"{test['force_mae_meV_per_A']:.1f} (test)"
     tables = sorted(p.name for p in (folder / "report" / "tables").iterdir())
     assert tables == ["water.csv", "water.md"]  # one system, one table

@@ -24,15 +24,20 @@ from pathlib import Path
 
 import torch
 
-from lmp_bench.export.graph import ExportError, trace_graph
+from lmp_bench.export.graph import (
+    TORCHSCRIPT_METADATA_FILE,
+    ExportError,
+    trace_graph,
+    write_torchscript,
+)
 from lmp_bench.export.halo import export_halo
+from lmp_bench.export.provenance import provenance_metadata
 from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
 from lmp_bench.models.halo import has_halo_pieces
 from lmp_bench.models.interface import validate_model
 
 CONTRACT_GRAPH = "2"  # one graph: forces by autograd inside it
 CONTRACT_HALO = "3"  # per-layer pieces and their vector-Jacobian products
-TORCHSCRIPT_METADATA_FILE = "lmp_bench_metadata.txt"
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -43,9 +48,13 @@ def export(
     dtype: str = "float64",
     device: str = "cpu",
     units: str = "metal",
+    provenance: dict | None = None,
 ) -> Path:
-    """Write `module` to `path` (.pt2: AOTInductor, .pt: TorchScript) and return the path."""
+    """Write `module` to `path` (.pt2: AOTInductor, .pt: TorchScript) and return the path.
+    `provenance` (keys: lmp_bench.export.provenance.KEYS: training run, dataset and its
+    SHA-256, test-split force MAE in meV/Å) travels in the metadata as provenance_<key>."""
     path = Path(path)
+    provenance_entries = provenance_metadata(provenance or {})  # refuse bad values first
     if dtype not in DTYPES:
         raise ExportError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     if device not in ("cpu", "cuda"):
@@ -66,6 +75,7 @@ def export(
         "units": units,
         "device": device,
         "torch_version": torch.__version__,
+        **provenance_entries,
     }
     if path.suffix not in (".pt2", ".pt"):
         raise ExportError(f"model file must end in .pt2 (AOTInductor) or .pt (TorchScript): {path}")
@@ -78,7 +88,7 @@ def export(
     if path.suffix == ".pt2":
         _export_aoti(graph, path, metadata, torch_dtype, device, len(props["species"]))
     else:
-        _export_torchscript(graph, path, metadata)
+        write_torchscript(graph, path, metadata, type(graph.model).__name__)
     return path
 
 
@@ -99,18 +109,6 @@ def _export_aoti(
             inductor_configs={"aot_inductor.metadata": metadata},
         )
         Path(written).replace(path)
-
-
-def _export_torchscript(graph: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
-    try:
-        scripted = torch.jit.script(graph)
-    except Exception as err:
-        raise ExportError(
-            f"TorchScript cannot compile {type(graph.model).__name__}: {err}. Export to .pt2 "
-            "instead, or make the module scriptable."
-        ) from err
-    text = "".join(f"{key}={value}\n" for key, value in metadata.items())
-    scripted.save(str(path), _extra_files={TORCHSCRIPT_METADATA_FILE: text})
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

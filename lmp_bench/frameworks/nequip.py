@@ -165,8 +165,11 @@ def nequip_config(
         },
     }
     if settings["max_minutes"]:
+        # Lightning's "DD:HH:MM:SS": a {"seconds": n} dict reaches it as Hydra's DictConfig,
+        # which it takes for a timedelta (and fails on .total_seconds)
         seconds = int(60 * settings["max_minutes"])
-        trainer["max_time"] = {"seconds": seconds}
+        days, rest = divmod(seconds, 86400)
+        trainer["max_time"] = f"{days:02d}:{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}"
     config = {
         "run": ["train"],
         "seed": settings["seed"],

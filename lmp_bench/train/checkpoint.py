@@ -42,7 +42,10 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def new_model(config: dict, species: list[str], scale: float, shifts: list[float]) -> ScaledModel:
-    network = build(config["model"], species, size=config["size"])
+    from lmp_bench.train.config import architecture_settings
+
+    arch = architecture_settings(config["model"], config.get("arch", ""))  # older: no arch
+    network = build(config["model"], species, size=config["size"], **arch)
     return ScaledModel(network, scale, shifts)
 
 

@@ -19,6 +19,7 @@ class ConfigError(ValueError):
 class TrainConfig:
     model: str = "schnet"  # zoo name (lmp_bench.models.zoo)
     size: str = "paper"  # paper: the paper's hyperparameters; small: a tiny network
+    arch: str = ""  # architecture settings over `size`: "name=value,name=value" (constructor)
     lr: float = 1e-3  # Adam, initial learning rate
     lr_factor: float = 0.8  # ReduceLROnPlateau factor
     lr_patience: int = 0  # epochs without improvement; 0: design.md's value for the dataset
@@ -111,12 +112,36 @@ def _parse_toml(text: str) -> dict:
     return tomllib.loads(text)
 
 
+def architecture_settings(model: str, text: str) -> dict[str, int | float | bool]:
+    """The `arch` setting ("hidden_channels=64,num_blocks=2") as constructor arguments of
+    zoo model `model`; a ConfigError names an unknown argument and lists the known ones."""
+    import inspect
+
+    from lmp_bench.models.zoo import architecture
+
+    known = inspect.signature(architecture(model).__init__).parameters
+    settings: dict[str, int | float | bool] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in known or name in ("self", "species"):
+            choices = sorted(set(known) - {"self", "species"})
+            raise ConfigError(
+                f"arch setting {item!r} of {model}: use name=value with name one of {choices}"
+            )
+        default = known[name].default
+        kind = type(default) if default is not inspect.Parameter.empty else float
+        settings[name] = parse_value(f"arch {name}", value.strip(), kind)
+    return settings
+
+
 def check(config: TrainConfig) -> None:
     from lmp_bench.models.zoo import canonical_name
 
     config.model = canonical_name(config.model)
     if config.size not in ("paper", "small"):
         raise ConfigError(f"size must be 'paper' or 'small', got {config.size!r}")
+    architecture_settings(config.model, config.arch)
     if config.dtype not in ("float32", "float64"):
         raise ConfigError(f"dtype must be float32 or float64, got {config.dtype!r}")
     if config.device not in ("cpu", "cuda"):

@@ -6,21 +6,31 @@ from pathlib import Path
 
 from lmp_bench.models.zoo import canonical_name
 from lmp_bench.train.checkpoint import load_checkpoint, model_from_checkpoint
+from lmp_bench.train.records import TEST_RECORD, run_provenance
 from lmp_bench.train.store import best_run, store_root
 
 
 def export_checkpoint(
     checkpoint: str | Path, output: str | Path | None = None, device: str = "cpu"
 ) -> Path:
-    """Export a checkpoint (file or run folder: its best.pt) in its training dtype."""
+    """Export a checkpoint (file or run folder: its best.pt) in its training dtype; the
+    file carries its provenance (run folder, dataset and SHA-256, test-split force MAE)."""
     from lmp_bench.export import export
 
     state = load_checkpoint(checkpoint)
     source = Path(state["path"])
     path = Path(output) if output else source.with_name(f"{source.stem}-{device}.pt2")
+    provenance = run_provenance(source.parent)
+    if "test_force_mae_meV_per_A" not in provenance:
+        print(
+            f"lmp-bench: {source.parent} has no {TEST_RECORD}, so {path.name} carries no "
+            f"test-split force MAE: run `lmp-bench test {source.parent} --data <dataset>` "
+            "before exporting",
+            flush=True,
+        )
     print(f"lmp-bench: exporting {source} -> {path} (about a minute)", flush=True)
     model = model_from_checkpoint(state)
-    return export(model, path, dtype=state["config"]["dtype"], device=device)
+    return export(model, path, dtype=state["config"]["dtype"], device=device, provenance=provenance)
 
 
 def trained_model_file(name: str, system: str, device: str = "cpu") -> Path:

@@ -4,8 +4,8 @@ Adam, ReduceLROnPlateau on the validation loss, stop at lr < min_lr, max_epochs 
 time budget. Loss = force_weight x MSE(forces / s) + energy_weight x MSE(energy / s), s the
 force RMS of the training split (targets normalised, so the weights are unit-free). The
 run folder holds config.json, metrics.csv (one row per epoch; epoch 0 is the untrained
-model), last.pt (every epoch) and
-best.pt (lowest validation loss).
+model), last.pt (every epoch), best.pt (lowest validation loss) and, once training stopped
+by its own rule rather than a kill, finished.json (last epoch and why it stopped).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ METRICS = (
     "seconds",
 )
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+FINISHED = "finished.json"  # written when training stops by its own rule (epoch, reason)
 
 
 def normalisation(frames: FrameSet, train: np.ndarray, species: np.ndarray, n_species: int):
@@ -144,6 +145,7 @@ def train(
         torch.set_rng_state(state["torch_rng"])
         rng.bit_generator.state = state["numpy_rng"]
         epoch, elapsed, best = state["epoch"], state["elapsed_s"], state["best_val_loss"]
+        (folder / FINISHED).unlink(missing_ok=True)  # going on: not finished until it stops
         print(f"lmp-bench: resuming {folder} after epoch {epoch}", flush=True)
     else:
         record = {
@@ -182,6 +184,8 @@ def train(
         stop = _stop_reason(config, epoch, lr, elapsed)
         if stop:
             print(f"lmp-bench: training stopped after epoch {epoch}: {stop}", flush=True)
+            finished = {"epoch": epoch, "reason": stop, "elapsed_s": round(elapsed, 2)}
+            (folder / FINISHED).write_text(json.dumps(finished, indent=2) + "\n")
             return folder
         start = time.perf_counter()
         epoch += 1
