@@ -1,9 +1,11 @@
 """MD speed: LAMMPS through the plugin against an ASE MD loop driving the same model.
 
-For each model and system (water-64, water-512, lips), in one run on one machine:
+For each model and system (water-64, water-512, lips, md17-<molecule>), in one run on one
+machine:
 
-- LAMMPS:  NVT steps/s of the system's deck (inputs/water.in, inputs/lips.in; LAMMPS's own
-           Loop time), on each --ranks count on the CPU; one rank on a GPU
+- LAMMPS:  NVT steps/s of the system's deck (inputs/water.in, inputs/lips.in, inputs/md17.in
+           from the built molecule; LAMMPS's own Loop time), on each --ranks count on the
+           CPU; one rank on a GPU
 - ASE:     steps/s of a Nose-Hoover chain NVT loop (300 K, 1 fs) with the same model as
            an ASE calculator, ASE's neighbour list rebuilt every step: how the paper's code
            (MDsim) runs MD; one process
@@ -56,7 +58,7 @@ from lmp_bench.models.zoo import canonical_name  # noqa: E402
 from lmp_bench.systems import SYSTEMS, Model, StartFrame  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-LIPS_DECK = Path(__file__).resolve().parents[1] / "inputs" / "lips.in"
+INPUTS = Path(__file__).resolve().parents[1] / "inputs"
 COLUMNS = [  # (row key, header, alignment and width, number format)
     ("model", "model", "<12", ""),
     ("system", "system", "<10", ""),
@@ -70,12 +72,16 @@ COLUMNS = [  # (row key, header, alignment and width, number format)
 
 
 def system_atoms(system: str) -> Atoms:
-    """The start structure of a benchmark system: water-<n> (built box) or lips (the built
-    83-atom cell)."""
+    """The start structure of a benchmark system: water-<n> (built box), lips (the built
+    83-atom cell) or md17-<molecule> (the built molecule, no box)."""
     if system == "lips":
         from lmp_bench.data.lips import lips_cell
 
         return lips_cell()
+    if system.startswith("md17-"):
+        from lmp_bench.data.molecules import start_geometry
+
+        return start_geometry(system.removeprefix("md17-"))
     frame = water_frame(int(system.removeprefix("water-")))
     return Atoms(
         symbols=list(frame.species), positions=frame.positions[0], cell=frame.cell[0], pbc=True
@@ -84,17 +90,21 @@ def system_atoms(system: str) -> Atoms:
 
 def system_species(system: str) -> list[str]:
     """The model species of a system, in the order its deck's atom types take them."""
-    return sorted(set(system_atoms(system).get_chemical_symbols())) if system == "lips" else SPECIES
+    if system.startswith("water-"):
+        return SPECIES
+    return sorted(set(system_atoms(system).get_chemical_symbols()))
 
 
 def lammps_steps_per_second(system: str, model: Model, ranks: int, args, folder: Path) -> float:
-    """Steps/s of the system's own deck (inputs/water.in, inputs/lips.in) with `model`."""
-    if system == "lips":
+    """Steps/s of the system's own deck (inputs/water.in, lips.in, md17.in) with `model`."""
+    if system == "lips" or system.startswith("md17-"):
         atoms = system_atoms(system)
         folder.mkdir(parents=True, exist_ok=True)
         start = StartFrame(atoms.positions, np.array(atoms.get_chemical_symbols()), atoms.cell[:])
-        variables = SYSTEMS["lips"].prepare(folder, model, 0, 0, start)
-        return deck_steps_per_second(LIPS_DECK, variables, args.md_steps, args.repeats, ranks)
+        name = "lips" if system == "lips" else "md17"
+        variables = SYSTEMS[name].prepare(folder, model, 0, 0, start)
+        deck = INPUTS / f"{name}.in"
+        return deck_steps_per_second(deck, variables, args.md_steps, args.repeats, ranks)
     molecules = int(system.removeprefix("water-"))
     return md_steps_per_second(model, molecules, args.md_steps, args.repeats, ranks, folder)
 
@@ -196,7 +206,9 @@ def main() -> None:
     parser.add_argument("--models", default="schnet,painn", help="comma list of zoo models")
     parser.add_argument("--size", choices=("small", "paper"), default="paper")
     parser.add_argument(
-        "--systems", default="water-64,water-512,lips", help="comma list: water-<n>, lips"
+        "--systems",
+        default="water-64,water-512,lips",
+        help="comma list: water-<n>, lips, md17-<molecule>",
     )
     parser.add_argument("--devices", help="comma list; default: cpu, and cuda if torch sees one")
     parser.add_argument("--ranks", default="1,2", help="LAMMPS MPI rank counts on the CPU")

@@ -15,7 +15,7 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TINY = {
-    "md_speed.py": ["--models", "schnet", "--size", "small", "--systems", "water-64",
+    "md_speed.py": ["--models", "schnet", "--size", "small", "--systems", "md17-ethanol",
                     "--devices", "cpu", "--ranks", "1", "--md-steps", "5", "--repeats", "1",
                     "--format", "pt"],
     "models.py": ["--models", "painn", "--molecules", "64", "--md-steps", "5", "--repeats", "1",
