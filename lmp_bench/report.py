@@ -4,7 +4,8 @@ Run folders are found at any depth under the folders given; each is read as `eva
 left it (metrics.json, curves.npz), and one not yet scored is scored here against the
 reference its manifest names. Scored trajectories made elsewhere (their manifest says
 "foreign") are runs like any other. Runs are grouped by system (one table and one set of
-figures each); a metric a run lacks (an unstable replica, a system without it) is shown
+figures each, and the Spearman rank correlation of force MAE with stability and with
+h(r) MAE over its runs); a metric a run lacks (an unstable replica, a system without it) is shown
 as missing, never as zero. Outputs: tables as Markdown and
 CSV, figures as PNG and SVG, and one self-contained HTML page that holds them all.
 """
@@ -231,6 +232,7 @@ STYLE = (
 def make_report(paths: list[Path], out: Path, speed: Path | None = None) -> Path:
     """Tables, figures and report.html in `out` for the runs in `paths` (and the MD speed
     table of a benchmarks/md_speed.py JSON file); the page's path."""
+    from lmp_bench.report_correlation import correlation_table, rank_correlations
     from lmp_bench.report_figures import force_vs_stability_figure, system_figures
 
     results = [load_run(folder) for folder in find_runs(paths)]  # before making anything
@@ -249,9 +251,13 @@ def make_report(paths: list[Path], out: Path, speed: Path | None = None) -> Path
             images.append(html_image(png, f"{system}: {name}"))
         problems = [f"<li>{html.escape(r.folder.name)}: {html.escape(r.problem)}</li>"
                     for r in runs if r.problem]  # fmt: skip
+        ranks_header, ranks_rows = correlation_table(rank_correlations(runs))
+        write_table(ranks_header, ranks_rows, out / "tables" / f"{system}-rank-correlation")
         sections.append(
             f"<h2>{html.escape(system)}</h2>{html_table(header, rows)}"
             + (f"<ul>{''.join(problems)}</ul>" if problems else "")
+            + "<h3>Rank correlation over the runs</h3>"
+            + html_table(ranks_header, ranks_rows)
             + "".join(images)
         )
     if speed is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from systems import lmp_bench
 
 from lmp_bench.export.provenance import read_provenance
@@ -74,6 +75,10 @@ def test_every_stage_runs_and_the_table_is_the_runs_metrics(finished):
         assert f"=== {stage}: ran in" in result.stdout, stage
     state = json.loads((folder / "state.json").read_text())
     assert [s["status"] for s in state["calls"][0]["stages"].values()] == ["ran"] * 7
+    call = state["calls"][0]  # what ran, with what, where: for the committed result
+    assert call["command"].startswith("lmp-bench bench md17-ethanol --output")
+    assert call["versions"]["torch"] == torch.__version__ and call["versions"]["lammps"]
+    assert call["machine"]["cores"] == len(os.sched_getaffinity(0))
     plan = json.loads((folder / "plan.json").read_text())
     data = Path(plan["data"]["path"])
     assert "stand-in" in plan["data"]["source"] and data.parent == folder / "data"

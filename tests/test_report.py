@@ -90,6 +90,9 @@ def test_report_writes_tables_figures_and_a_page(runs, tmp_path):
     assert speed_rows[1].endswith(",40.00,10.00,4.00") and speed_rows[2].endswith(",5.00,—,—")
     argon = (out / "tables" / "argon.md").read_text()  # another system: a table of its own
     assert "not scored" in argon and "springs" not in argon
+    # 2 md17 runs with a force MAE: too few for a rank correlation, shown as missing
+    correlation = (out / "tables" / "md17-rank-correlation.csv").read_text().splitlines()
+    assert correlation[1:] == ["stability (ps),—,—,2", "h(r) MAE,—,—,2"]
     page = (out / "report.html").read_text()
     assert page.count("<img") == 3 and page.count("data:image/png;base64,") == 3
     assert "md17-half-written" in page
@@ -202,3 +205,36 @@ def test_msd_figure_shows_each_runs_mean_msd():
     assert ax.get_xlabel() == "lag time (ps)" and ax.get_ylabel() == "MSD (Å²)"
     (line,) = ax.lines
     assert np.allclose(line.get_xdata(), t) and np.allclose(line.get_ydata(), 0.7 * t)
+
+
+def _scored_run(force_mae: float | None, stability: float, h_mae: float | None):
+    from lmp_bench.report import RunResult
+
+    summary = {"stability_ps": {"mean": stability, "std": 0.0, "n": 5}}
+    if h_mae is not None:
+        summary["h_mae"] = {"mean": h_mae, "std": 0.0, "n": 5}
+    return RunResult(Path("run"), {"system": "md17"}, {"summary": summary}, force_mae=force_mae)
+
+
+def test_rank_correlation_against_the_formula():
+    """Spearman's rho against 1 - 6 sum(d^2) / (n (n^2 - 1)) (distinct values), and against
+    Pearson's r of average ranks written out by hand (a tie at the length cap); runs
+    without a force MAE or without the metric are left out of that pair."""
+    from lmp_bench.report_correlation import rank_correlations
+
+    force = [10.0, 20.0, 30.0, 40.0, 50.0]
+    stability = [10.0, 10.0, 4.0, 7.0, 1.0]  # two runs stable to the 10 ps cap: a tie
+    h_mae = [0.02, 0.01, 0.05, 0.04, 0.03]
+    runs = [_scored_run(f, s, h) for f, s, h in zip(force, stability, h_mae, strict=True)]
+    runs += [_scored_run(None, 3.0, 0.5), _scored_run(60.0, 0.5, None)]
+    by_stability, by_h = rank_correlations(runs)
+
+    d = np.array([2, 1, 5, 4, 3]) - np.array([1, 2, 3, 4, 5])  # ranks of h_mae, of force
+    assert by_h.runs == 5
+    assert abs(by_h.rho - (1 - 6 * np.sum(d**2) / (5 * (5**2 - 1)))) < 1e-12
+
+    force_ranks = np.arange(1.0, 7.0)  # with the 60 meV/A run: stability 0.5 ps
+    stability_ranks = np.array([5.5, 5.5, 3, 4, 2, 1])  # the tie shares ranks 5 and 6
+    expected = np.corrcoef(force_ranks, stability_ranks)[0, 1]
+    assert by_stability.runs == 6 and abs(by_stability.rho - expected) < 1e-12
+    assert by_stability.rho < -0.8  # lower force error, longer stable: as ranked here

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from lmp_bench.bench.context import Bench, Outcome
+from lmp_bench.bench.environment import call_environment
 from lmp_bench.bench.estimate import MD17_TIMESTEP_PS, stage_estimates
 from lmp_bench.bench.plan import (
     BenchFolder,
@@ -97,7 +98,7 @@ def _run_stages(bench: Bench, new: bool) -> int:
     estimates = stage_estimates(bench.plan, bench.jobs)
     print_plan(bench, new, estimates)
     state = read_state(bench.folder)
-    call = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "stages": {}}
+    call = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), **call_environment(), "stages": {}}
     state["calls"].append(call)
     started = time.perf_counter()
     for number, (name, title, stage) in enumerate(STAGES, 1):
