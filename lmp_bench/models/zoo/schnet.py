@@ -37,12 +37,13 @@ class Interaction(torch.nn.Module):
         self,
         neighbours: torch.Tensor,
         edge_index: torch.Tensor,
-        edge_features: torch.Tensor,
+        expansion: torch.Tensor,
+        envelope: torch.Tensor,
         owned: int,
     ) -> torch.Tensor:
         """The update of the `owned` atoms' features from `neighbours` = to_filters(h) of
-        every node (owned, then ghosts) and the edge features [expansion | envelope]."""
-        weights = self.filter_network(edge_features[:, :-1]) * edge_features[:, -1:]
+        every node (owned, then ghosts), the edges' distance expansion and envelope (E, 1)."""
+        weights = self.filter_network(expansion) * envelope
         pooled = scatter_sum(neighbours[edge_index[1]] * weights, edge_index[0], owned)
         return self.output(self.activation(self.from_filters(pooled)))
 
@@ -88,7 +89,7 @@ class SchNet(torch.nn.Module):
     def halo_pieces(self) -> HaloPieces:
         """Model contract 3: neighbours read to_filters(h), the narrowest per-atom tensor."""
         layers = [SchNetLayer(self, k) for k in range(self.num_layers)]
-        return HaloPieces(SchNetFirst(self), SchNetEdges(self), layers)
+        return HaloPieces(SchNetFirst(self), SchNetEdges(), layers)
 
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
@@ -111,23 +112,21 @@ class SchNetFirst(torch.nn.Module):
 
 
 class SchNetEdges(torch.nn.Module):
-    def __init__(self, model: SchNet):
-        super().__init__()
-        self.expansion = model.expansion
-        self.cutoff = model.cutoff
-
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
     ) -> torch.Tensor:
-        distance = torch.sqrt((edge_vectors * edge_vectors).sum(-1))
-        expansion = self.expansion(distance).to(edge_vectors.dtype)
-        return torch.cat([expansion, cosine_cutoff(distance, self.cutoff).unsqueeze(-1)], dim=1)
+        """The distances (E, 1) only: each layer expands them itself (cheap, fused into the
+        filter network), so between the pieces, and in their VJPs, a column crosses
+        instead of gaussians + 1."""
+        return torch.sqrt((edge_vectors * edge_vectors).sum(-1, keepdim=True))
 
 
 class SchNetLayer(torch.nn.Module):
     def __init__(self, model: SchNet, k: int):
         super().__init__()
         self.interaction = model.interactions[k]
+        self.expansion = model.expansion
+        self.cutoff = model.cutoff
         self.filters = self.interaction.to_filters.out_features
         self.halo_width = self.filters
         last = k == model.num_layers - 1
@@ -143,9 +142,12 @@ class SchNetLayer(torch.nn.Module):
         edge_index: torch.Tensor,
         edge_features: torch.Tensor,
     ) -> torch.Tensor:
+        distance = edge_features[:, 0]
+        expansion = self.expansion(distance).to(edge_features.dtype)
+        envelope = cosine_cutoff(distance, self.cutoff).unsqueeze(-1)
         neighbours = neighbour_rows(state, ghost)
         h = state[:, self.filters :] + self.interaction(
-            neighbours, edge_index, edge_features, state.shape[0]
+            neighbours, edge_index, expansion, envelope, state.shape[0]
         )
         if self.last:
             return self.after(h).squeeze(-1)
