@@ -73,9 +73,9 @@ def model_files(name: str, args, device: str, scratch: Path) -> dict[str, Path]:
     """{path: exported file} of zoo model `name`: halo and ghost graph, or the ghost graph
     only for models without pieces."""
     model = fresh_model(name, "small", SPECIES)
-    variants = {"halo": model, "ghost graph": GraphOnly(model)}
-    if not has_halo_pieces(model):
-        variants = {"ghost graph": model}
+    variants = {"ghost graph": model}
+    if has_halo_pieces(model):
+        variants = {"halo": model, "ghost graph": GraphOnly(model)}
     files = {}
     for path, module in variants.items():
         target = scratch / f"{name}-{path.replace(' ', '-')}-{device}.{args.format}"

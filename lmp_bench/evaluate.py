@@ -288,10 +288,16 @@ def table_columns(metrics: dict) -> list[tuple[str, str]]:
     speed = [("steps/s", "steps_per_second")]
     if "h_mae" in first:
         fes = [("FES MAE (kJ/mol)", "fes_mae_kJ_mol")] if "fes_mae_kJ_mol" in first else []
-        return [("stability (ps)", "stability_ps"), ("h(r) MAE", "h_mae"), *fes, *drift, *speed]
+        return [
+            ("stability (ps)", "stability_ps"),
+            ("h(r) MAE (dimensionless)", "h_mae"),
+            *fes,
+            *drift,
+            *speed,
+        ]
     return (
         [("stability (ps)", "stability_ps")]
-        + [(f"RDF MAE {p}", f"rdf_mae {p}") for p in first["rdf_mae"]]
+        + [(f"RDF MAE {p} (Å)", f"rdf_mae {p}") for p in first["rdf_mae"]]
         + [
             ("D (1e-9 m2/s)", "diffusivity_1e-9_m2_s"),
             ("|dD| (1e-9 m2/s)", "diffusivity_error_1e-9_m2_s"),

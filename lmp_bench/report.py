@@ -127,9 +127,9 @@ def table(results: list[RunResult]) -> tuple[list[str], list[list[str]]]:
     scored = [r for r in results if r.metrics]
     pairs = sorted({p for r in scored for p in r.metrics["replicas"][0].get("rdf_mae", {})})
     columns = [("stability (ps)", "stability_ps")]
-    columns += [(f"RDF MAE {p}", f"rdf_mae {p}") for p in pairs]
+    columns += [(f"RDF MAE {p} (Å)", f"rdf_mae {p}") for p in pairs]
     if any("h_mae" in r.metrics["summary"] for r in scored):
-        columns.append(("h(r) MAE", "h_mae"))
+        columns.append(("h(r) MAE (dimensionless)", "h_mae"))
     if any("diffusivity_1e-9_m2_s" in r.metrics["summary"] for r in scored):
         columns += [
             ("D (1e-9 m²/s)", "diffusivity_1e-9_m2_s"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from scipy.stats import spearmanr
 
 # (metric title with its unit, summary key), each set against force MAE
-METRICS = (("stability (ps)", "stability_ps"), ("h(r) MAE", "h_mae"))
+METRICS = (("stability (ps)", "stability_ps"), ("h(r) MAE (dimensionless)", "h_mae"))
 MIN_RUNS = 3
 
 

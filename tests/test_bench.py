@@ -102,7 +102,10 @@ def test_every_stage_runs_and_the_table_is_the_runs_metrics(finished):
         finished_runs = sum(r["state"] == "completed" for r in replicas)
         assert cell["replicas finished"] == f"{finished_runs}/2"
         assert cell["length (ps)"] == "0.25"
-        for title, key in (("stability (ps)", "stability_ps"), ("h(r) MAE", "h_mae")):
+        for title, key in (
+            ("stability (ps)", "stability_ps"),
+            ("h(r) MAE (dimensionless)", "h_mae"),
+        ):
             values = np.array([r[key] for r in replicas], dtype=float)
             expected = f"{values.mean():.3g} ± {values.std():.2g} (n={len(values)})"
             assert cell[title] == expected, title

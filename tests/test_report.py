@@ -92,7 +92,7 @@ def test_report_writes_tables_figures_and_a_page(runs, tmp_path):
     assert "not scored" in argon and "springs" not in argon
     # 2 md17 runs with a force MAE: too few for a rank correlation, shown as missing
     correlation = (out / "tables" / "md17-rank-correlation.csv").read_text().splitlines()
-    assert correlation[1:] == ["stability (ps),—,—,2", "h(r) MAE,—,—,2"]
+    assert correlation[1:] == ["stability (ps),—,—,2", "h(r) MAE (dimensionless),—,—,2"]
     page = (out / "report.html").read_text()
     assert page.count("<img") == 3 and page.count("data:image/png;base64,") == 3
     assert "md17-half-written" in page

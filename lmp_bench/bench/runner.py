@@ -216,7 +216,7 @@ def print_summary(bench: Bench, call: dict, state: dict) -> None:
             f"{duration_text(state['stage_seconds'][name]):>10}"
         )
     print(f"  total this call: {duration_text(call['seconds'])}")
-    print(f"\n  {'model':<11} {'test force MAE':<16} {'stability':<26} h(r) MAE")
+    print(f"\n  {'model':<11} {'test force MAE':<16} {'stability':<26} h(r) MAE (dimensionless)")
     for model, force, stability, h_mae in model_results(bench):
         print(f"  {model:<11} {force:<16} {stability:<26} {h_mae}")
     for model, why in bench.dropped.items():
