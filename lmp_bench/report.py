@@ -4,10 +4,10 @@ Run folders are found at any depth under the folders given; each is read as `eva
 left it (metrics.json, curves.npz), and one not yet scored is scored here against the
 reference its manifest names. Scored trajectories made elsewhere (their manifest says
 "foreign") are runs like any other. Runs are grouped by system (one table and one set of
-figures each, and the Spearman rank correlation of force MAE with stability and with
-h(r) MAE over its runs); a metric a run lacks (an unstable replica, a system without it) is shown
-as missing, never as zero. Outputs: tables as Markdown and
-CSV, figures as PNG and SVG, and one self-contained HTML page that holds them all.
+figures each, and the Spearman rank correlation of force MAE with stability and with h(r)
+MAE over its runs); a metric a run lacks (an unstable replica, a system without it) is
+shown as missing, never as zero. Outputs: tables as Markdown and CSV, figures as PNG and
+SVG, and one self-contained HTML page that holds them all.
 """
 
 from __future__ import annotations

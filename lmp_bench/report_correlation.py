@@ -53,13 +53,15 @@ def rank_correlations(results: list) -> list[RankCorrelation]:
 
 
 def correlation_table(correlations: list[RankCorrelation]) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) for report.write_table; no value is shown as an em dash."""
+    """(header, rows) for report.write_table; no value is shown as report's MISSING."""
+    from lmp_bench.report import MISSING
+
     header = ["force MAE (meV/Å) against", "Spearman rho", "p-value", "runs"]
     rows = [
         [
             c.metric,
-            "—" if c.rho is None else f"{c.rho:+.2f}",
-            "—" if c.p_value is None else f"{c.p_value:.2g}",
+            MISSING if c.rho is None else f"{c.rho:+.2f}",
+            MISSING if c.p_value is None else f"{c.p_value:.2g}",
             str(c.runs),
         ]
         for c in correlations

@@ -23,12 +23,22 @@ def package_versions() -> dict[str, str | None]:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
-    source = Path(__file__).resolve().parents[2]
-    commit = subprocess.run(
-        ["git", "-C", str(source), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    versions["lmp-bench commit"] = commit.stdout.strip() or None
+    versions["lmp-bench commit"] = source_commit()
     return versions
+
+
+def source_commit() -> str | None:
+    """lmp-bench's git commit, or None (installed without its git checkout, or no git)."""
+    source = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return None
+    return commit.stdout.strip() or None
 
 
 def cpu_model() -> str:
