@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
 from lmp_bench.data.fetch import file_sha256
 
 TEST_RECORD = "test.json"
@@ -52,6 +50,8 @@ def training_data(run: Path) -> str | None:
     if (run / "lmp_bench.json").is_file():
         return json.loads((run / "lmp_bench.json").read_text()).get("data")
     if (run / "settings.yaml").is_file():
+        import yaml  # PyYAML comes with nequip, the only trainer that writes settings.yaml
+
         return yaml.safe_load((run / "settings.yaml").read_text()).get("data")
     return None
 
