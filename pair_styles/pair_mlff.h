@@ -36,12 +36,13 @@ class PairMLFF : public Pair {
   void unpack_forward_comm(int n, int first, double *buf) override;
   int pack_reverse_comm(int n, int first, double *buf) override;
   void unpack_reverse_comm(int n, int *list, double *buf) override;
-  // Forward halo exchange of `width` values per atom in halo_rows (owned rows -> ghost
-  // rows), and its transpose (ghost rows summed into their owners, ghost rows zeroed).
-  // Public for the halo check command (mlff_halo_check.cpp).
-  void halo_forward(int width);
-  void halo_reverse(int width);
-  std::vector<double> halo_rows;            // (nlocal + nghost) x width, row-major
+  // Forward halo exchange of `slots` doubles per atom in halo_rows (owned rows -> ghost
+  // rows), and its transpose (ghost rows summed into their owners, as doubles or, with
+  // `floats`, as the float32 pairs packed in each slot). Public for the halo check command
+  // (mlff_halo_check.cpp).
+  void halo_forward(int slots);
+  void halo_reverse(int slots, bool floats = false);
+  std::vector<double> halo_rows;            // (nlocal + nghost) x slots, row-major
 
  private:
   void allocate();
@@ -56,6 +57,7 @@ class PairMLFF : public Pair {
   void build_halo_edges();
   void compute_halo();
   torch::Tensor exchange_ghosts(const torch::Tensor &state, int width);
+  torch::Tensor halo_view(int width);
   void add_ghost_gradients(const torch::Tensor &ghost_grad, torch::Tensor &state_grad, int width);
   void apply_edge_forces(const torch::Tensor &edge_grad);
   // nequip-compiled files (pair_mlff_nequip.cpp)
@@ -70,7 +72,8 @@ class PairMLFF : public Pair {
   int contract = 2;                     // 2: one graph, 3: pieces with halo exchange
   bool graph_of_pieces = false;         // contract 3 on one rank: the whole-model graph
   std::vector<int> halo_widths;         // contract 3: columns neighbours read, per layer
-  int halo_width = 0;                   // values per atom of the exchange in progress
+  int halo_slots = 0;                   // doubles per atom of the exchange in progress
+  bool halo_floats = false;             // its slots hold float32 pairs (reverse sums)
   std::vector<int64_t> halo_edge_index; // contract 3: centres, then neighbours (node index)
   std::vector<int> halo_edge_atom;      // neighbour's LAMMPS index (its force goes there)
   std::vector<double> halo_edge_vectors;  // r_j - r_i, Angstrom

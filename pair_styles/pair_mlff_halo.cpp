@@ -96,23 +96,25 @@ void PairMLFF::build_halo_edges()
   edge_count = count;
 }
 
-void PairMLFF::halo_forward(int width)
+void PairMLFF::halo_forward(int slots)
 {
-  halo_width = width;
-  halo_rows.resize(static_cast<size_t>(atom->nlocal + atom->nghost) * width);
-  comm->forward_comm(this, width);
+  halo_slots = slots;
+  halo_rows.resize(static_cast<size_t>(atom->nlocal + atom->nghost) * slots);
+  comm->forward_comm(this, slots);
 }
 
-void PairMLFF::halo_reverse(int width)
+void PairMLFF::halo_reverse(int slots, bool floats)
 {
-  halo_width = width;
-  halo_rows.resize(static_cast<size_t>(atom->nlocal + atom->nghost) * width);
-  comm->reverse_comm(this, width);
+  halo_slots = slots;
+  halo_floats = floats;
+  halo_rows.resize(static_cast<size_t>(atom->nlocal + atom->nghost) * slots);
+  comm->reverse_comm(this, slots);
+  halo_floats = false;
 }
 
 int PairMLFF::pack_forward_comm(int n, int *list_, double *buf, int, int *)
 {
-  const int w = halo_width;
+  const int w = halo_slots;
   for (int i = 0; i < n; i++)
     std::memcpy(buf + static_cast<size_t>(i) * w, &halo_rows[static_cast<size_t>(list_[i]) * w],
                 w * sizeof(double));
@@ -121,24 +123,55 @@ int PairMLFF::pack_forward_comm(int n, int *list_, double *buf, int, int *)
 
 void PairMLFF::unpack_forward_comm(int n, int first, double *buf)
 {
-  std::memcpy(&halo_rows[static_cast<size_t>(first) * halo_width], buf,
-              static_cast<size_t>(n) * halo_width * sizeof(double));
+  std::memcpy(&halo_rows[static_cast<size_t>(first) * halo_slots], buf,
+              static_cast<size_t>(n) * halo_slots * sizeof(double));
 }
 
 int PairMLFF::pack_reverse_comm(int n, int first, double *buf)
 {
-  std::memcpy(buf, &halo_rows[static_cast<size_t>(first) * halo_width],
-              static_cast<size_t>(n) * halo_width * sizeof(double));
-  return n * halo_width;
+  std::memcpy(buf, &halo_rows[static_cast<size_t>(first) * halo_slots],
+              static_cast<size_t>(n) * halo_slots * sizeof(double));
+  return n * halo_slots;
 }
+
+namespace {
+
+template <typename Value>
+void add_rows(double *rows, const int *list, const double *buf, int n, int slots)
+{
+  const int w = slots * static_cast<int>(sizeof(double) / sizeof(Value));
+  for (int i = 0; i < n; i++) {
+    auto *row = reinterpret_cast<Value *>(rows + static_cast<size_t>(list[i]) * slots);
+    const auto *in = reinterpret_cast<const Value *>(buf + static_cast<size_t>(i) * slots);
+    for (int k = 0; k < w; k++) row[k] += in[k];
+  }
+}
+
+}    // namespace
 
 void PairMLFF::unpack_reverse_comm(int n, int *list_, double *buf)
 {
-  const int w = halo_width;
-  for (int i = 0; i < n; i++) {
-    double *row = &halo_rows[static_cast<size_t>(list_[i]) * w];
-    for (int k = 0; k < w; k++) row[k] += buf[static_cast<size_t>(i) * w + k];
-  }
+  if (halo_floats)
+    add_rows<float>(halo_rows.data(), list_, buf, n, halo_slots);
+  else
+    add_rows<double>(halo_rows.data(), list_, buf, n, halo_slots);
+}
+
+// halo_rows as (nlocal + nghost, width) values of the model's dtype. A float32 model's
+// values go two to a double slot: half the bytes through LAMMPS's buffers and MPI, and no
+// conversion to double and back.
+torch::Tensor PairMLFF::halo_view(int width)
+{
+  const bool floats = model->dtype() == torch::kFloat32;
+  const int per_slot = floats ? 2 : 1;
+  const int slots = (width + per_slot - 1) / per_slot;
+  const int64_t rows = atom->nlocal + atom->nghost;
+  halo_rows.resize(static_cast<size_t>(rows) * slots);
+  halo_slots = slots;
+  halo_floats = floats;
+  return torch::from_blob(halo_rows.data(), {rows, slots * per_slot},
+                          floats ? torch::kFloat32 : torch::kFloat64)
+      .narrow(1, 0, width);
 }
 
 // The ghost rows (nghost, width) of the first `width` columns of `state` (owned rows; an
@@ -148,16 +181,11 @@ torch::Tensor PairMLFF::exchange_ghosts(const torch::Tensor &state, int width)
   const int nlocal = atom->nlocal, nghost = atom->nghost;
   auto options = torch::TensorOptions().dtype(model->dtype()).device(model->device());
   if (owner_graph) return torch::zeros({0, width}, options);
-  halo_rows.resize(static_cast<size_t>(nlocal + nghost) * width);
-  if (nlocal > 0) {
-    auto owned = state.narrow(1, 0, width).to(torch::kCPU, torch::kFloat64).contiguous();
-    std::memcpy(halo_rows.data(), owned.data_ptr<double>(),
-                static_cast<size_t>(nlocal) * width * sizeof(double));
-  }
-  halo_forward(width);
-  auto ghosts = torch::from_blob(halo_rows.data() + static_cast<size_t>(nlocal) * width,
-                                 {nghost, width}, torch::kFloat64);
-  return ghosts.to(options, false, true);    // a copy: halo_rows is reused by the next exchange
+  auto rows = halo_view(width);
+  if (nlocal > 0) rows.narrow(0, 0, nlocal).copy_(state.narrow(1, 0, width));
+  halo_forward(halo_slots);
+  // a copy: halo_rows is reused by the next exchange
+  return rows.narrow(0, nlocal, nghost).to(options, false, true).contiguous();
 }
 
 // Adds to `state_grad` (owned rows) the gradients of the ghost rows of its owned atoms,
@@ -167,16 +195,15 @@ void PairMLFF::add_ghost_gradients(const torch::Tensor &ghost_grad, torch::Tenso
 {
   if (owner_graph) return;
   const int nlocal = atom->nlocal, nghost = atom->nghost;
-  halo_rows.assign(static_cast<size_t>(nlocal + nghost) * width, 0.0);
-  if (ghost_grad.defined() && nghost > 0) {
-    auto ghosts = ghost_grad.to(torch::kCPU, torch::kFloat64).contiguous();
-    std::memcpy(halo_rows.data() + static_cast<size_t>(nlocal) * width, ghosts.data_ptr<double>(),
-                static_cast<size_t>(nghost) * width * sizeof(double));
-  }
-  halo_reverse(width);
+  auto rows = halo_view(width);
+  rows.narrow(0, 0, nlocal).zero_();
+  if (ghost_grad.defined() && nghost > 0)
+    rows.narrow(0, nlocal, nghost).copy_(ghost_grad);
+  else
+    rows.narrow(0, nlocal, nghost).zero_();
+  halo_reverse(halo_slots, halo_floats);
   if (nlocal == 0 || !state_grad.defined()) return;
-  auto received = torch::from_blob(halo_rows.data(), {nlocal, width}, torch::kFloat64);
-  state_grad.narrow(1, 0, width).add_(received.to(state_grad.options()));
+  state_grad.narrow(1, 0, width).add_(rows.narrow(0, 0, nlocal).to(state_grad.device()));
 }
 
 // Forces -dE/dr on both ends of every edge (dE/d(edge vector) = g: +g on the centre, -g on

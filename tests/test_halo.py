@@ -213,3 +213,21 @@ def _resized(inputs: tuple, generator: torch.Generator) -> tuple:
         edge_index[:, keep].contiguous(),
         features[keep].contiguous(),
     )
+
+
+def test_float32_values_cross_ranks_two_to_a_slot(argon, model_dir):
+    """A float32 model's halo values travel packed two to a double: on 2 and 4 ranks SchNet
+    and the toy with an odd width (7 values: a padded slot) equal the float64 model on
+    1 rank to float32 rounding (a shifted or mis-summed row would be off by O(1))."""
+    data, _ = argon
+    models = {"schnet": contract3_model("schnet"), "toy": MessagePassingToy(cutoff=4.5, features=7)}
+    files = {name: export(m, model_dir / f"halo-{name}-f32.pt", dtype="float32")
+             for name, m in models.items()}  # fmt: skip
+    exact = _rows(run_snapshot([inputs_for(data, export(m, model_dir / f"{n}-f64.pt"))
+                                for n, m in models.items()], 1))  # fmt: skip
+    for ranks, layout in [(2, "processors 2 1 1"), (4, "processors 2 2 1")]:
+        runs = [inputs_for(data, path, layout) for path in files.values()]
+        for name, one, many in zip(files, exact, _rows(run_snapshot(runs, ranks)), strict=True):
+            scale = np.abs(one["forces"]).max()
+            assert np.abs(many["forces"] - one["forces"]).max() <= 1e-4 * scale, (name, ranks)
+            assert abs(many["energy"] - one["energy"]) <= 1e-5 * abs(one["energy"]), (name, ranks)
