@@ -63,9 +63,16 @@ def md_steps_per_second(
     model: Model, molecules: int, steps: int, repeats: int, ranks: int, folder: Path
 ) -> float:
     """deck_steps_per_second of inputs/water.in with `molecules` built molecules."""
+    return water_md(model, molecules, steps, repeats, ranks, folder)[0]
+
+
+def water_md(
+    model: Model, molecules: int, steps: int, repeats: int, ranks: int, folder: Path
+) -> tuple[float, str]:
+    """(steps/s, LAMMPS log) of inputs/water.in with `molecules` built molecules."""
     folder.mkdir(parents=True, exist_ok=True)
     variables = SYSTEMS["water"].prepare(folder, model, molecules, 0)
-    return deck_steps_per_second(DECK, variables, steps, repeats, ranks)
+    return deck_md(DECK, variables, steps, repeats, ranks)
 
 
 def deck_steps_per_second(
@@ -73,12 +80,19 @@ def deck_steps_per_second(
 ) -> float:
     """Median steps/s of `repeats` segments of `steps` steps of a deck (after run 0 and a
     10-step warm-up), each from LAMMPS's Loop time line."""
+    return deck_md(deck, variables, steps, repeats, ranks)[0]
+
+
+def deck_md(
+    deck: Path, variables: dict[str, str], steps: int, repeats: int, ranks: int
+) -> tuple[float, str]:
+    """(deck_steps_per_second, LAMMPS log) of one run."""
     commands = "".join(f'variable {k} string "{v}"\n' for k, v in variables.items())
     log = run_snapshot(
         commands + deck.read_text(), ranks, segments=[10] + [steps] * repeats, atom_virial=False
     ).log
     loops = ["Loop time" + part for part in log.split("Loop time")[1:]]
-    return statistics.median(loop_performance(loop)[1] for loop in loops[-repeats:])
+    return statistics.median(loop_performance(loop)[1] for loop in loops[-repeats:]), log
 
 
 def ase_md_steps_per_second(atoms, calculator, steps: int, repeats: int) -> float:

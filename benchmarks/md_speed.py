@@ -184,6 +184,7 @@ def framework_rows(args: argparse.Namespace, scratch: Path) -> list[dict]:
     for name, run in (("nequip", args.nequip), ("deeppot-se", args.deepmd)):
         if run is None:
             continue
+        run = run.resolve()  # LAMMPS runs in its own folder
         tools = framework(name)
         files = {name: tools.deployed_file(run)}
         if name == "nequip":

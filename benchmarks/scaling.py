@@ -3,21 +3,26 @@
 For each zoo model (small size, float32, untrained with meV/A forces so MD stays near the
 start) on water boxes of 64, 512 and 4,096 molecules (inputs/water.in), in one run:
 
-- path:     how the model crosses ranks. `halo`: model contract 3 (ghosts to one cutoff,
-            node features exchanged between layers); `ghost graph`: contract 2 (ghosts out
-            to layers x cutoff, every rank evaluates them). Node-state models (SchNet,
-            PaiNN, ForceNet) get both rows, the old ghost-graph figures next to the new;
-            edge-state models (DimeNet++, SphereNet, GemNet-T/dT) have only the ghost graph.
+- file:     `halo`: model contract 3 (pieces); `one graph`: contract 2, the model as one
+            function. Node-state models (SchNet, PaiNN, ForceNet) get both, so the halo
+            figures stand next to those without it; edge-state models (DimeNet++,
+            SphereNet, GemNet-T/dT) have only one graph.
+- path:     what the plugin did, from its log: `owner graph` (one rank), `halo` (ghosts to
+            one cutoff, node features exchanged between layers), `gathered` (rank 0
+            evaluates the whole system: a contract-2 file whose ghost graph would hold more
+            atoms per rank than the system), `ghost graph` (ghosts out to layers x cutoff)
 - steps/s:  LAMMPS's own loop time, median of --repeats segments, per rank count
 - speed-up: steps/s on N ranks / steps/s on 1 rank, same file
 
-One thread per rank (OMP_NUM_THREADS=1), so N ranks use N cores. A GPU section (one rank
+--nequip RUN adds the pair_nequip-target file of a nequip run folder (`lmp-bench train
+--model nequip`; gathered on several ranks, since its forces are of the whole system's
+energy). One thread per rank (OMP_NUM_THREADS=1), so N ranks use N cores. A GPU section (one rank
 per GPU) runs when torch sees a GPU. --format pt2 (AOTInductor, the default) or pt
 (TorchScript: its pieces keep autograd graphs, so the backward recomputes nothing).
 
 Usage: python benchmarks/scaling.py [--models schnet,painn,forcenet,dimenet++,...]
        [--molecules 64,512,4096] [--ranks 1,2] [--md-steps 100] [--rounds 3] [--format pt2|pt]
-       [--json f]
+       [--nequip RUN] [--json f]
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
-from harness import SPECIES, fresh_model, md_steps_per_second, print_table  # noqa: E402
+from harness import SPECIES, fresh_model, print_table, water_md  # noqa: E402
 
 from lmp_bench.export import export  # noqa: E402
 from lmp_bench.export.halo import ScriptedPieces  # noqa: E402
@@ -45,7 +50,8 @@ from lmp_bench.systems import Model  # noqa: E402
 torch.set_num_threads(1)
 COLUMNS = [  # (row key, header, width, number format)
     ("model", "model", "<11", ""),
-    ("path", "path", "<12", ""),
+    ("file", "file", "<13", ""),
+    ("path", "path", "<13", ""),
     ("molecules", "molecules", ">10", ""),
     ("atoms", "atoms", ">7", ""),
     ("device", "device", ">7", ""),
@@ -57,7 +63,7 @@ COLUMNS = [  # (row key, header, width, number format)
 
 class GraphOnly(torch.nn.Module):
     """A model's pieces composed into one function, without `halo_pieces`: exported as one
-    graph (contract 2, the ghost graph); scriptable, so both formats work."""
+    graph (contract 2); scriptable, so both formats work."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
@@ -70,12 +76,12 @@ class GraphOnly(torch.nn.Module):
 
 
 def model_files(name: str, args, device: str, scratch: Path) -> dict[str, Path]:
-    """{path: exported file} of zoo model `name`: halo and ghost graph, or the ghost graph
+    """{file kind: exported file} of zoo model `name`: halo and one graph, or one graph
     only for models without pieces."""
     model = fresh_model(name, "small", SPECIES)
-    variants = {"ghost graph": model}
+    variants = {"one graph": model}
     if has_halo_pieces(model):
-        variants = {"halo": model, "ghost graph": GraphOnly(model)}
+        variants = {"halo": model, "one graph": GraphOnly(model)}
     files = {}
     for path, module in variants.items():
         target = scratch / f"{name}-{path.replace(' ', '-')}-{device}.{args.format}"
@@ -88,20 +94,43 @@ def model_files(name: str, args, device: str, scratch: Path) -> dict[str, Path]:
 
 
 def measure(name: str, args, device: str, rank_counts: list[int], scratch: Path) -> list[dict]:
-    """Rows of one model: the rank counts are measured in turn, --rounds times over (the
-    machine's speed drifts: interleaving keeps the ratios fair), median of the rounds."""
+    """Rows of one zoo model (see measure_models)."""
+    models = {
+        path: Model(file, tuple(SPECIES), device=device)
+        for path, file in model_files(name, args, device, scratch).items()
+    }
+    return measure_models(name, models, args, device, rank_counts, scratch)
+
+
+def nequip_models(run: Path) -> dict[str, Model]:
+    """{file kind: model} of a nequip run folder (lmp-bench train --model nequip): its
+    pair_nequip-target file, gathered on several ranks (its forces are of the whole
+    system's energy)."""
+    from lmp_bench.frameworks import framework
+
+    tools = framework("nequip")
+    path = tools.deployed_file(run.resolve())
+    return {"pair_nequip": Model(path, tools.species_of(path), framework="nequip")}
+
+
+def measure_models(
+    name: str, models: dict[str, Model], args, device: str, rank_counts: list[int], scratch: Path
+) -> list[dict]:
+    """Rows of one model's files: the rank counts are measured in turn, --rounds times over
+    (the machine's speed drifts: interleaving keeps the ratios fair), median of the rounds."""
     rows = []
-    for path, file in model_files(name, args, device, scratch).items():
-        model = Model(file, tuple(SPECIES), device=device)
+    for path, model in models.items():
+        file = model.file
         for molecules in args.molecule_counts:
             steps = max(5, round(args.md_steps * 64 / molecules))
             rates: dict[int, list[float]] = {ranks: [] for ranks in rank_counts}
+            taken: dict[int, str] = {}
             for turn in range(args.rounds):
                 for ranks in rank_counts:
                     folder = scratch / f"{file.stem}-{molecules}-{ranks}-{turn}"
-                    rates[ranks].append(
-                        md_steps_per_second(model, molecules, steps, args.repeats, ranks, folder)
-                    )
+                    rate, log = water_md(model, molecules, steps, args.repeats, ranks, folder)
+                    rates[ranks].append(rate)
+                    taken[ranks] = path_taken(log)
             first = None
             for ranks in rank_counts:
                 rate = statistics.median(rates[ranks])
@@ -109,7 +138,8 @@ def measure(name: str, args, device: str, rank_counts: list[int], scratch: Path)
                 rows.append(
                     {
                         "model": name,
-                        "path": path,
+                        "file": path,
+                        "path": taken[ranks],
                         "molecules": molecules,
                         "atoms": 3 * molecules,
                         "device": device,
@@ -119,11 +149,26 @@ def measure(name: str, args, device: str, rank_counts: list[int], scratch: Path)
                     }
                 )
                 print(
-                    f"  {name} {path} water-{molecules} {device} x{ranks}: {rate:.2f} steps/s",
+                    f"  {name} {path} water-{molecules} {device} x{ranks} ({taken[ranks]}): "
+                    f"{rate:.2f} steps/s",
                     file=sys.stderr,
                     flush=True,
                 )
     return rows
+
+
+def path_taken(log: str) -> str:
+    """How the plugin ran the file, from the line it logs."""
+    for phrase, path in (
+        ("halo exchange: ghosts to one cutoff", "halo"),
+        ("the whole system, gathered, evaluated on rank 0", "gathered"),
+        ("system is evaluated on rank 0 of", "gathered"),
+        ("ghost graph: ghosts out to layers x cutoff", "ghost graph"),
+        ("one rank: owner graph", "owner graph"),
+    ):
+        if phrase in log:
+            return path
+    return "?"
 
 
 def main() -> None:
@@ -135,6 +180,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed segments per run")
     parser.add_argument("--rounds", type=int, default=3, help="runs per rank count, in turn")
     parser.add_argument("--format", choices=("pt2", "pt"), default="pt2")
+    parser.add_argument("--nequip", type=Path, help="also a nequip run folder (lmp-bench train)")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args()
     names = [canonical_name(name) for name in args.models.split(",") if name]
@@ -145,6 +191,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lmpb-scaling-") as scratch:
         for name in names:
             rows += measure(name, args, "cpu", rank_counts, Path(scratch))
+        if args.nequip:
+            models = nequip_models(args.nequip)
+            rows += measure_models("nequip", models, args, "cpu", rank_counts, Path(scratch))
         if gpus:
             gpu_ranks = sorted({1, gpus})
             for name in names:

@@ -146,10 +146,12 @@ void PairMLFF::load_model(const std::string &path, const std::string &device, in
   // one rank with a contract-3 package's whole-model graph: that graph, as for contract 2
   graph_of_pieces = contract == 3 && owner_graph && model->has_graph();
   if (contract == 3 && !graph_of_pieces) return load_halo();
+  gathered = false;
   ghostneigh = (!owner_graph && message_passing_layers > 1) ? 1 : 0;
   // Owner graph: ghost atoms get no forces, so the virial comes from the model's per-atom
   // virials, not from LAMMPS's sum of r.f. Direct-force models have no virial at all.
   no_virial_fdotr_compute = (conservative && !owner_graph) ? 0 : 1;
+  path_logged.clear();
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair mlff: {} on {} ({}, {} forces, cutoff {} A, {} message-passing layer(s), "
@@ -159,7 +161,8 @@ void PairMLFF::load_model(const std::string &path, const std::string &device, in
                    graph_of_pieces ? "one rank: owner graph (no ghost rows), the package's "
                                      "whole-model graph instead of its pieces"
                    : owner_graph ? "one rank: owner graph (no ghost rows)"
-                               : (ghostneigh ? "ghost graph: ghosts out to layers x cutoff"
+                               : (ghostneigh ? "several ranks: the path is chosen at each run's "
+                                               "setup from the box and processor grid"
                                              : "ghosts out to one cutoff"));
 }
 
@@ -199,13 +202,15 @@ void PairMLFF::init_style()
     error->all(FLERR, "Pair style mlff requires 'newton on' (forces on ghost atoms are summed "
                       "back to their owners by LAMMPS)");
   if (!model) error->all(FLERR, "Pair style mlff has no model: check the pair_style line");
+  if (contract == 2 && !nequip && !owner_graph && message_passing_layers > 1)
+    choose_several_rank_path();
   int flags = NeighConst::REQ_FULL;
   if (ghostneigh) flags |= NeighConst::REQ_GHOST;
-  if ((owner_graph || nequip || contract == 3) && atom->tag_enable == 0)
+  if ((owner_graph || nequip || gathered || contract == 3) && atom->tag_enable == 0)
     error->all(FLERR, "Pair style mlff needs atom IDs (atom_modify id yes) to map ghost atoms "
                       "to their owners");
   neighbor->add_request(this, flags);
-  if (owner_graph || contract == 3) {    // ghosts out to one cutoff are enough
+  if (owner_graph || gathered || contract == 3) {    // ghosts out to one cutoff are enough
     if (comm->cutghostuser == ghost_cutoff_we_set) comm->cutghostuser = 0.0;    // an earlier model's
     return;
   }
@@ -223,6 +228,29 @@ void PairMLFF::init_style()
     comm->cutghostuser = needed;
     ghost_cutoff_we_set = needed;
   }
+}
+
+// A contract-2 model with several layers on several ranks: the ghost graph (ghosts out to
+// layers x cutoff, every rank evaluates them) or the gathered system (rank 0 evaluates all
+// atoms once, pair_mlff_gathered.cpp), whichever gives a rank fewer atoms. Both are
+// exact; the log says which, and why, when it changes.
+void PairMLFF::choose_several_rank_path()
+{
+  const double share = ghost_graph_share();
+  gathered = share >= 1.0;
+  ghostneigh = gathered ? 0 : 1;
+  no_virial_fdotr_compute = (conservative && !gathered) ? 0 : 1;
+  const std::string path = gathered
+      ? fmt::format("the whole system, gathered, evaluated on rank 0 (its ghost graph, ghosts "
+                    "out to layers x cutoff, would hold {:.2f}x the system's atoms): as fast "
+                    "as one rank, ranks share no model work",
+                    share)
+      : fmt::format("ghost graph: ghosts out to layers x cutoff ({:.2f}x the system's atoms "
+                    "per rank)",
+                    share);
+  if (comm->me == 0 && path != path_logged)
+    utils::logmesg(lmp, "pair mlff: model contract 2 on {} ranks, {}\n", comm->nprocs, path);
+  path_logged = path;
 }
 
 double PairMLFF::init_one(int i, int j)
@@ -367,6 +395,7 @@ void PairMLFF::compute(int eflag, int vflag)
   ev_init(eflag, vflag);
   if (nequip) return compute_nequip();
   if (contract == 3 && !graph_of_pieces) return compute_halo();
+  if (gathered) return compute_gathered();
 
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;

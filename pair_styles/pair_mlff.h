@@ -63,6 +63,12 @@ class PairMLFF : public Pair {
   // nequip-compiled files (pair_mlff_nequip.cpp)
   void load_nequip(const std::string &path);
   void gather_system();
+  // the gathered system (pair_mlff_gathered.cpp)
+  void gather_edges(torch::Tensor &edge_index, torch::Tensor &edge_shift);
+  void compute_gathered();
+  std::vector<double> scatter_rows(const std::vector<double> &all_rows, int width);
+  double ghost_graph_share() const;
+  void choose_several_rank_path();
   void compute_nequip();
 
   std::unique_ptr<lmp_bench::ModelFile> model;
@@ -97,6 +103,10 @@ class PairMLFF : public Pair {
   int nequip_energy_out = -1, nequip_force_out = -1, nequip_virial_out = -1;
   bool nequip_stress = false;               // the file returns stress (ase target), not virial
   std::vector<int64_t> all_tags, all_types, index_of_tag;
+  int64_t gathered_first = 0;              // this rank's first row in the gathered system
+  std::vector<int> gathered_counts;         // owned atoms of each rank, gathered order
+  bool gathered = false;                    // contract 2 on several ranks: gathered system
+  std::string path_logged;                  // the last path the log named
   std::vector<double> all_x;
   double model_seconds = 0.0;               // wall time inside the model this run
   double halo_seconds = 0.0;                // wall time in halo exchanges this run

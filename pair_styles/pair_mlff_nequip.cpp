@@ -21,7 +21,6 @@
 #include "comm.h"
 #include "error.h"
 #include "memory.h"
-#include "neigh_list.h"
 #include "update.h"
 
 #include <mpi.h>
@@ -34,31 +33,6 @@ using namespace LAMMPS_NS;
 namespace {
 
 enum NequipInput { kPos, kEdgeIndex, kAtomTypes, kCell, kEdgeCellShift };
-
-// Counts and displacements for MPI_Allgatherv of `count` items per rank, both for one
-// value per item and for three (coordinates, shifts); one MPI_Allgather of the counts.
-int64_t gather_layout(MPI_Comm world, int64_t count, std::vector<int> &counts,
-                      std::vector<int> &displs, std::vector<int> &counts3,
-                      std::vector<int> &displs3)
-{
-  int nprocs = 0;
-  MPI_Comm_size(world, &nprocs);
-  std::vector<int64_t> all(nprocs);
-  MPI_Allgather(&count, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, world);
-  counts.resize(nprocs);
-  displs.resize(nprocs);
-  counts3.resize(nprocs);
-  displs3.resize(nprocs);
-  int64_t total = 0;
-  for (int r = 0; r < nprocs; r++) {
-    counts[r] = static_cast<int>(all[r]);
-    displs[r] = static_cast<int>(total);
-    counts3[r] = 3 * counts[r];
-    displs3[r] = 3 * displs[r];
-    total += all[r];
-  }
-  return total;
-}
 
 }    // namespace
 
@@ -112,118 +86,59 @@ void PairMLFF::load_nequip(const std::string &path)
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair mlff: nequip model {} on {} ({}, cutoff {} A, species {}); the whole "
-                   "system is evaluated on each of {} rank(s)\n",
+                   "system is evaluated on rank 0 of {} rank(s), which hands each rank its atoms' rows\n",
                    path, model->device().str(), model->require("model_dtype"), model_cutoff,
                    model->require("type_names"), comm->nprocs);
-}
-
-// All owned atoms of all ranks, in rank order: IDs, model species, positions.
-void PairMLFF::gather_system()
-{
-  const int nlocal = atom->nlocal;
-  std::vector<int64_t> my_tags(nlocal), my_types(nlocal);
-  for (int i = 0; i < nlocal; i++) {
-    my_tags[i] = atom->tag[i];
-    my_types[i] = type_to_species[atom->type[i]];
-  }
-  std::vector<int> counts, displs, counts3, displs3;
-  const int64_t natoms = gather_layout(world, nlocal, counts, displs, counts3, displs3);
-  all_tags.resize(natoms);
-  all_types.resize(natoms);
-  MPI_Allgatherv(my_tags.data(), nlocal, MPI_INT64_T, all_tags.data(), counts.data(),
-                 displs.data(), MPI_INT64_T, world);
-  MPI_Allgatherv(my_types.data(), nlocal, MPI_INT64_T, all_types.data(), counts.data(),
-                 displs.data(), MPI_INT64_T, world);
-  all_x.resize(3 * natoms);
-  MPI_Allgatherv(atom->x[0], 3 * nlocal, MPI_DOUBLE, all_x.data(), counts3.data(),
-                 displs3.data(), MPI_DOUBLE, world);
-  const int64_t max_tag = natoms ? *std::max_element(all_tags.begin(), all_tags.end()) : 0;
-  index_of_tag.assign(max_tag + 1, -1);
-  for (int64_t k = 0; k < natoms; k++) index_of_tag[all_tags[k]] = k;
 }
 
 void PairMLFF::compute_nequip()
 {
   gather_system();
+  torch::Tensor edge_index, edge_shift;
+  gather_edges(edge_index, edge_shift);
   const int64_t natoms = static_cast<int64_t>(all_tags.size());
-  const int nlocal = atom->nlocal;
-  const double *x = atom->x[0];
-  const tagint *tag = atom->tag;
-  const double cutoff_sq = model_cutoff * model_cutoff;
+  std::vector<double> all_rows;    // rank 0: energy and force of every atom
+  if (comm->me == 0) {
+    auto device = model->device();
+    std::vector<torch::Tensor> by_slot(5);
+    by_slot[kPos] = torch::from_blob(all_x.data(), {natoms, 3}, torch::kFloat64).to(device);
+    by_slot[kEdgeIndex] = edge_index.to(device);
+    by_slot[kAtomTypes] = torch::from_blob(all_types.data(), {natoms}, torch::kInt64).to(device);
+    by_slot[kCell] = torch::eye(3, torch::kFloat64).view({1, 3, 3}).to(device);
+    by_slot[kEdgeCellShift] = edge_shift.to(device);
+    std::vector<torch::Tensor> inputs;
+    for (int slot : nequip_input_order) inputs.push_back(by_slot[slot]);
 
-  // this rank's edges, in global atom indices, with Cartesian image shifts
-  std::vector<int64_t> my_src, my_dst;
-  std::vector<double> my_shift;
-  for (int ii = 0; ii < list->inum; ii++) {
-    const int i = list->ilist[ii];
-    const int *jlist = list->firstneigh[i];
-    for (int jj = 0; jj < list->numneigh[i]; jj++) {
-      const int j = jlist[jj] & NEIGHMASK;
-      const double d[3] = {x[3 * j] - x[3 * i], x[3 * j + 1] - x[3 * i + 1],
-                           x[3 * j + 2] - x[3 * i + 2]};
-      if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] >= cutoff_sq) continue;
-      const int64_t owner = tag[j] < static_cast<tagint>(index_of_tag.size())
-          ? index_of_tag[tag[j]]
-          : -1;
-      if (owner < 0)
-        error->one(FLERR, "pair mlff: neighbour atom ID {} is owned by no rank", tag[j]);
-      my_src.push_back(index_of_tag[tag[i]]);
-      my_dst.push_back(owner);
-      for (int k = 0; k < 3; k++) my_shift.push_back(x[3 * j + k] - all_x[3 * owner + k]);
+    auto model_start = std::chrono::steady_clock::now();
+    auto outputs = model->run(inputs);
+    model_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - model_start).count();
+    model_calls++;
+    auto energies = outputs.at(nequip_energy_out).to(torch::kCPU, torch::kFloat64).reshape({natoms, 1});
+    auto forces = outputs.at(nequip_force_out).to(torch::kCPU, torch::kFloat64);
+    auto rows = torch::cat({energies, forces}, 1).contiguous();
+    all_rows.assign(rows.data_ptr<double>(), rows.data_ptr<double>() + 4 * natoms);
+    if (vflag_global) {    // one copy of the whole system's virial
+      auto w = outputs.at(nequip_virial_out).to(torch::kCPU, torch::kFloat64).contiguous();
+      const double *v = w.data_ptr<double>();    // (3,3) row-major
+      const double sign = nequip_stress ? -1.0 : 1.0;
+      const int order[6] = {0, 4, 8, 1, 2, 5};    // LAMMPS: xx yy zz xy xz yz
+      for (int k = 0; k < 6; k++) virial[k] += sign * v[order[k]];
     }
   }
-  std::vector<int> counts, displs, counts3, displs3;
-  const int64_t my_edges = static_cast<int64_t>(my_src.size());
-  const int64_t nedges = gather_layout(world, my_edges, counts, displs, counts3, displs3);
-  auto edge_index = torch::empty({2, nedges}, torch::kInt64);
-  auto edge_shift = torch::empty({nedges, 3}, torch::kFloat64);
-  MPI_Allgatherv(my_src.data(), static_cast<int>(my_edges), MPI_INT64_T,
-                 edge_index.data_ptr<int64_t>(), counts.data(), displs.data(), MPI_INT64_T, world);
-  MPI_Allgatherv(my_dst.data(), static_cast<int>(my_edges), MPI_INT64_T,
-                 edge_index.data_ptr<int64_t>() + nedges, counts.data(), displs.data(),
-                 MPI_INT64_T, world);
-  MPI_Allgatherv(my_shift.data(), static_cast<int>(3 * my_edges), MPI_DOUBLE,
-                 edge_shift.data_ptr<double>(), counts3.data(), displs3.data(), MPI_DOUBLE, world);
-
-  auto device = model->device();
-  std::vector<torch::Tensor> by_slot(5);
-  by_slot[kPos] = torch::from_blob(all_x.data(), {natoms, 3}, torch::kFloat64).to(device);
-  by_slot[kEdgeIndex] = edge_index.to(device);
-  by_slot[kAtomTypes] = torch::from_blob(all_types.data(), {natoms}, torch::kInt64).to(device);
-  by_slot[kCell] = torch::eye(3, torch::kFloat64).view({1, 3, 3}).to(device);
-  by_slot[kEdgeCellShift] = edge_shift.to(device);
-  std::vector<torch::Tensor> inputs;
-  for (int slot : nequip_input_order) inputs.push_back(by_slot[slot]);
-
-  auto model_start = std::chrono::steady_clock::now();
-  auto outputs = model->run(inputs);
-  model_seconds +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - model_start).count();
-  model_calls++;
-  auto energies = outputs.at(nequip_energy_out).to(torch::kCPU, torch::kFloat64).contiguous();
-  auto forces = outputs.at(nequip_force_out).to(torch::kCPU, torch::kFloat64).contiguous();
-  const double *e = energies.data_ptr<double>();
-  const double *fm = forces.data_ptr<double>();
+  const auto mine = scatter_rows(all_rows, 4);
 
   double local_energy = 0.0, force_sum = 0.0;
   double **f = atom->f;
-  for (int i = 0; i < nlocal; i++) {
-    const int64_t k = index_of_tag[tag[i]];
+  for (int i = 0; i < atom->nlocal; i++) {
+    const double *row = mine.data() + 4 * i;
     for (int d = 0; d < 3; d++) {
-      f[i][d] += fm[3 * k + d];
-      force_sum += fm[3 * k + d];
+      f[i][d] += row[1 + d];
+      force_sum += row[1 + d];
     }
-    local_energy += e[k];
-    if (eflag_atom) eatom[i] += e[k];
+    local_energy += row[0];
+    if (eflag_atom) eatom[i] += row[0];
   }
   check_finite(local_energy, force_sum);
   if (eflag_global) eng_vdwl += local_energy;
-
-  if (vflag_global && comm->me == 0) {    // one copy of the whole system's virial
-    auto w = outputs.at(nequip_virial_out).to(torch::kCPU, torch::kFloat64).contiguous();
-    const double *v = w.data_ptr<double>();    // (3,3) row-major
-    const double sign = nequip_stress ? -1.0 : 1.0;
-    const int order[6] = {0, 4, 8, 1, 2, 5};    // LAMMPS: xx yy zz xy xz yz
-    for (int k = 0; k < 6; k++) virial[k] += sign * v[order[k]];
-  }
 }

@@ -47,17 +47,15 @@ def test_wrong_number_of_pair_coeff_elements(argon_data, lj_files):
     assert "1 types need 3 arguments, got 4" in message
 
 
-def test_ghost_cutoff_smaller_than_the_model_needs(argon_data, contract2_toy_file):
-    """A contract-2 file on several ranks carries message passing on ghosts out to layers x
-    cutoff (one rank uses the owner graph; contract 3 exchanges features instead)."""
-    message = error_of(
-        deck(
-            argon_data,
-            f"pair_style mlff {contract2_toy_file}\npair_coeff * * Ar\ncomm_modify cutoff 6.0",
-        ),
-        ranks=2,
-    )
-    assert "'comm_modify cutoff 6' is smaller than the 12 A" in message
+def test_ghost_cutoff_smaller_than_the_model_needs(tmp_path, contract2_toy_file):
+    """A contract-2 file on several ranks of a box large enough for the ghost graph (6,912
+    atoms on 2 x 2 x 1 ranks, 0.5 A skin) carries message passing on ghosts out to layers x
+    cutoff; a smaller user ghost cutoff is an error that says what is needed."""
+    data = write_data(argon_fcc(repeat=12), tmp_path / "big.data")
+    pair = f"pair_style mlff {contract2_toy_file}\npair_coeff * * Ar\ncomm_modify cutoff 6.0"
+    commands = deck(data, pair, extra="neighbor 0.5 bin\n")
+    message = error_of(commands.replace("atom_modify", "processors 2 2 1\natom_modify"), ranks=4)
+    assert "'comm_modify cutoff 6' is smaller than the 10.5 A" in message
     assert "2 layer(s) x 5 A cutoff" in message
 
 

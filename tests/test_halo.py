@@ -139,14 +139,38 @@ def test_nve_trajectory_independent_of_ranks(tmp_path, halo_models):
     assert drift < 1e-4, f"NVE energy drift {drift:.2e} eV/atom over 1000 steps"
 
 
-def test_contract_two_file_still_runs_with_the_ghost_graph(argon, contract2_toy_file):
-    """A contract-2 file (one graph): ghosts out to layers x cutoff, equal to 1 rank."""
+def test_contract_two_file_on_several_ranks_evaluates_the_gathered_system(
+    argon, contract2_toy_file
+):
+    """A contract-2 file (one graph) whose ghost graph would hold more atoms per rank than
+    the box: rank 0 evaluates the whole system, gathered, equal to 1 rank (energy,
+    forces, per-atom energy, virials)."""
     data, _ = argon
     commands = inputs_for(data, contract2_toy_file)
-    one, two = run_snapshot(commands, 1), run_snapshot(commands, 2)
-    assert "model contract 2, ghost graph: ghosts out to layers x cutoff" in two.log
-    assert abs(two.energy[0] - one.energy[0]) <= 1e-10 * abs(one.energy[0])
-    assert np.abs(two.forces - one.forces).max() <= 1e-10
+    one = _rows(run_snapshot(commands, 1))[0]
+    for ranks, layout in [(2, ""), (4, "processors 2 2 1")]:
+        snapshot = run_snapshot(inputs_for(data, contract2_toy_file, layout), ranks)
+        assert "the whole system, gathered, evaluated on rank 0" in snapshot.log
+        many = _rows(snapshot)[0]
+        assert abs(many["energy"] - one["energy"]) <= 1e-10 * abs(one["energy"])
+        assert np.abs(many["forces"] - one["forces"]).max() <= 1e-10
+        assert np.abs(many["atom_energy"] - one["atom_energy"]).max() <= 1e-10
+        for key in ("pressure_virial", "atom_virial"):
+            scale = np.abs(one[key]).max() + 1.0
+            assert np.abs(many[key] - one[key]).max() <= 1e-10 * scale, key
+
+
+def test_contract_two_file_keeps_the_ghost_graph_where_it_is_smaller(tmp_path, contract2_toy_file):
+    """6,912 atoms on 2 x 2 x 1 ranks with a 0.5 A skin: the ghost graph (ghosts to 2 x 5 +
+    0.5 A) holds ~0.93x the system per rank, so it is kept, and equals 1 rank."""
+    data = write_data(argon_fcc(repeat=12), tmp_path / "big.data")
+    commands = deck(data, f"pair_style mlff {contract2_toy_file}\npair_coeff * * Ar\n",
+                    extra="neighbor 0.5 bin\n")  # fmt: skip
+    one = run_snapshot(commands, 1)
+    four = run_snapshot(commands.replace("atom_modify", "processors 2 2 1\natom_modify"), 4)
+    assert "ghost graph: ghosts out to layers x cutoff (0.9" in four.log
+    assert abs(four.energy[0] - one.energy[0]) <= 1e-10 * abs(one.energy[0])
+    assert np.abs(four.forces - one.forces).max() <= 1e-10
 
 
 def test_compiled_pieces_equal_autograd_of_the_pieces(message_passing_file):
