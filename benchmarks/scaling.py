@@ -14,10 +14,11 @@ start) on water boxes of 64, 512 and 4,096 molecules (inputs/water.in), in one r
 - steps/s:  LAMMPS's own loop time, median of --repeats segments, per rank count
 - speed-up: steps/s on N ranks / steps/s on 1 rank, same file
 
---nequip RUN adds the pair_nequip-target file of a nequip run folder (`lmp-bench train
---model nequip`; gathered on several ranks, since its forces are of the whole system's
-energy). One thread per rank (OMP_NUM_THREADS=1), so N ranks use N cores. A GPU section (one rank
-per GPU) runs when torch sees a GPU. --format pt2 (AOTInductor, the default) or pt
+--nequip RUN adds a nequip run folder (`lmp-bench train --model nequip`): its
+pair_nequip-target file (gathered on several ranks, since its forces are of the whole
+system's energy) and its file in pieces (contract 3, halo exchange). One thread per rank
+(OMP_NUM_THREADS=1), so N ranks use N cores. A GPU section (one rank per GPU) runs when
+torch sees a GPU. --format pt2 (AOTInductor, the default) or pt
 (TorchScript: its pieces keep autograd graphs, so the backward recomputes nothing).
 
 Usage: python benchmarks/scaling.py [--models schnet,painn,forcenet,dimenet++,...]
@@ -104,13 +105,21 @@ def measure(name: str, args, device: str, rank_counts: list[int], scratch: Path)
 
 def nequip_models(run: Path) -> dict[str, Model]:
     """{file kind: model} of a nequip run folder (lmp-bench train --model nequip): its
-    pair_nequip-target file, gathered on several ranks (its forces are of the whole
-    system's energy)."""
+    pair_nequip-target file (gathered on several ranks: its forces are of the whole
+    system's energy) and its contract-3 file in pieces (halo exchange), made here if the run
+    has none (lmp-bench export <run>)."""
     from lmp_bench.frameworks import framework
 
     tools = framework("nequip")
-    path = tools.deployed_file(run.resolve())
-    return {"pair_nequip": Model(path, tools.species_of(path), framework="nequip")}
+    run = run.resolve()
+    path = tools.deployed_file(run)
+    pieces = run / tools.PIECES
+    if not pieces.exists():
+        tools.export_pieces(run)
+    return {
+        "pair_nequip": Model(path, tools.species_of(path), framework="nequip"),
+        "pieces": Model(pieces, tools.species_of(path)),
+    }
 
 
 def measure_models(

@@ -373,7 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     test.set_defaults(handler=cmd_test)
 
     exported = commands.add_parser("export", help="checkpoint -> model file for pair_style mlff")
-    exported.add_argument("checkpoint", help="checkpoint file or run folder (its best.pt)")
+    exported.add_argument(
+        "checkpoint",
+        help="checkpoint file or run folder (its best.pt); a nequip run folder or .ckpt "
+        "becomes a file in pieces (model contract 3)",
+    )
     exported.add_argument("-o", "--output", help="model file (.pt2); default next to it")
     exported.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     exported.set_defaults(handler=cmd_export)

@@ -33,6 +33,7 @@ TINY = [
     "num_features=8",
     "radial_mlp_width=16",
     "max_epochs=3",
+    "model_dtype=float64",  # the pieces are compared with nequip's own model to 1e-8 eV/A
 ]
 
 
@@ -90,6 +91,37 @@ def test_lammps_equals_nequip_python(nequip_run, water_dataset, tmp_path):
             # LAMMPS's virial pressure (bar, xx yy zz xy xz yz) = -ASE stress
             expected = -stress[[0, 1, 2, 5, 4, 3]] * EV_PER_A3_IN_BAR
             assert np.allclose(lammps.pressure_virial[0], expected, atol=0.05), ranks
+
+
+@pytest.mark.mpi
+def test_pieces_over_ranks_equal_nequip_python(nequip_run, water_dataset, tmp_path):
+    """The run's contract-3 file (nequip's own modules cut at its layers, written by train)
+    in LAMMPS on 1, 2 and 4 ranks = nequip's ASE calculator on the checkpoint, to 1e-8
+    eV/A; on several ranks each rank evaluates its own atoms and exchanges features (halo
+    exchange), it does not gather the system."""
+    pieces = nequip_run / nequip_framework.PIECES
+    frames = read_frames(water_dataset)
+    t = int(frames.splits["test"][0])
+    atoms = water_atoms(frames, t)
+    atoms.calc = nequip_framework.calculator(nequip_run)
+    energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+    stress = atoms.get_stress(voigt=True)
+    data = write_water_frame(tmp_path / "frame.data", frames.positions[t], frames.cell[t, 0, 0],
+                             "atomic")  # fmt: skip
+    commands = (
+        "units metal\nboundary p p p\natom_style atomic\natom_modify map array\n"
+        f"read_data {data}\nmass 1 15.9994\nmass 2 1.008\n"
+        f"pair_style mlff {pieces}\npair_coeff * * O H\n"
+    )
+    for ranks, layout in [(1, ""), (2, "processors 2 1 1"), (4, "processors 2 2 1")]:
+        lammps = run_snapshot(commands.replace("atom_modify", f"{layout}\natom_modify"), ranks)
+        assert ranks == 1 or "model contract 3, halo exchange" in lammps.log
+        assert np.abs(lammps.forces[0] - forces).max() < 1e-8, ranks
+        assert abs(lammps.energy[0] - energy) / len(atoms) < 1e-8, ranks
+        expected = -stress[[0, 1, 2, 5, 4, 3]] * EV_PER_A3_IN_BAR  # bar, LAMMPS's order
+        # LAMMPS converts eV/A^3 to bar with 1.6021765e6, 7.5e-8 below CODATA
+        assert np.allclose(lammps.pressure_virial[0], expected, rtol=1e-6, atol=1e-3), ranks
+    assert np.abs(forces).max() > 1e-3, "forces too small to test"
 
 
 def compiled_predictions(compiled: Path, frames, indices) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ from lmp_bench.train.store import best_run, store_root
 NAME = "nequip"
 DEPLOYED = "model.nequip.pt2"  # pair_nequip target, for LAMMPS
 ASE_DEPLOYED = "model-ase.nequip.pt2"  # ase target, for ASE's MD loop (benchmarks)
+PIECES = "model.pieces.pt2"  # contract 3: nequip's modules cut at its layers (ranks share work)
 CHECKPOINT = "best.ckpt"
 
 # MDsim's NequIP configs: water (nequip_1k.yml), lips (lips20k.yaml), md17 (aspirin.yml).
@@ -310,12 +311,30 @@ def train(data: str | Path, settings: list[str], output: Path | None = None) -> 
             f"validation?): see {folder / 'train.log'}"
         )
     compile_checkpoint(folder / CHECKPOINT, folder / DEPLOYED, "pair_nequip")
+    export_pieces(folder)
     scores = test(folder, data, "val")
     with (folder / "metrics.csv").open("w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["val_energy_mae_meV_per_atom", "val_force_mae_meV_per_A"])
         writer.writerow([scores["energy_mae_meV_per_atom"], scores["force_mae_meV_per_A"]])
     return folder
+
+
+def export_pieces(path: Path, output: Path | None = None, device: str = "cpu") -> Path:
+    """A nequip run folder or checkpoint as a model-contract-3 file (nequip's own modules cut
+    at its convolution layers, lmp_bench.frameworks.nequip_pieces), in the model's dtype:
+    over several LAMMPS ranks each rank evaluates its own atoms and the ranks exchange the
+    features each convolution reads, where a nequip-compiled file is evaluated whole."""
+    from lmp_bench.export import export
+    from lmp_bench.frameworks.nequip_pieces import NequIPPieces
+
+    path = Path(path)
+    checkpoint = path / CHECKPOINT if path.is_dir() else path
+    output = Path(output) if output else checkpoint.with_name(PIECES)
+    model = calculator(checkpoint).model
+    dtype = model.metadata["model_dtype"]
+    print(f"lmp-bench: exporting {checkpoint} in pieces -> {output} (a few minutes)", flush=True)
+    return export(NequIPPieces(model).eval(), output, dtype=dtype, device=device)
 
 
 def deployed_file(run: Path) -> Path:

@@ -14,9 +14,13 @@ def export_checkpoint(
     checkpoint: str | Path, output: str | Path | None = None, device: str = "cpu"
 ) -> Path:
     """Export a checkpoint (file or run folder: its best.pt) in its training dtype; the
-    file carries its provenance (run folder, dataset and SHA-256, test-split force MAE)."""
+    file carries its provenance (run folder, dataset and SHA-256, test-split force MAE).
+    A nequip run folder or .ckpt becomes a contract-3 file of nequip's own modules."""
     from lmp_bench.export import export
+    from lmp_bench.frameworks import nequip
 
+    if nequip.owns(Path(checkpoint)) and not str(checkpoint).endswith((".pt2", ".pth")):
+        return nequip.export_pieces(Path(checkpoint), Path(output) if output else None, device)
     state = load_checkpoint(checkpoint)
     source = Path(state["path"])
     path = Path(output) if output else source.with_name(f"{source.stem}-{device}.pt2")
