@@ -17,7 +17,8 @@ runs their AOTInductor export (--format pt: TorchScript), ASE the eager module
 (lmp_bench.models.calculator).
 nequip and deeppot-se (--nequip / --deepmd: run folders of `lmp-bench train`) run their
 deployed files in LAMMPS and their own ASE calculators; nequip gets a second LAMMPS row for
-its ase-target compile, the very file its ASE calculator runs; they run the systems whose
+its ase-target compile, the very file its ASE calculator runs, and a third for its file in
+pieces (model.pieces.pt2, when the run has one); they run the systems whose
 species they were trained on. Each figure is the median of
 --repeats segments after a warm-up. Threads: OMP_NUM_THREADS (default 1) per process.
 
@@ -189,10 +190,10 @@ def framework_rows(args: argparse.Namespace, scratch: Path) -> list[dict]:
         files = {name: tools.deployed_file(run)}
         if name == "nequip":
             files["nequip-ase"] = Path(run) / tools.ASE_DEPLOYED
-        models = {
-            label: Model(path, tools.species_of(path), framework=name)
-            for label, path in files.items()
-        }
+        species = tools.species_of(files[name])
+        models = {label: Model(path, species, framework=name) for label, path in files.items()}
+        if name == "nequip" and (run / tools.PIECES).exists():  # contract 3, an lmp-bench file
+            models["nequip-pieces"] = Model(run / tools.PIECES, species)
         known = set(next(iter(models.values())).species)
         for system in args.systems:
             if not set(system_species(system)) <= known:
