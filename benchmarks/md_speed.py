@@ -61,7 +61,7 @@ from lmp_bench.systems import SYSTEMS, Model, StartFrame  # noqa: E402
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 INPUTS = Path(__file__).resolve().parents[1] / "inputs"
 COLUMNS = [  # (row key, header, alignment and width, number format)
-    ("model", "model", "<12", ""),
+    ("model", "model", "<15", ""),
     ("system", "system", "<10", ""),
     ("atoms", "atoms", ">6", ""),
     ("device", "device", ">8", ""),
