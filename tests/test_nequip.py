@@ -124,6 +124,42 @@ def test_pieces_over_ranks_equal_nequip_python(nequip_run, water_dataset, tmp_pa
     assert np.abs(forces).max() > 1e-3, "forces too small to test"
 
 
+def test_pieces_compiled_vjps_equal_autograd_of_nequip(nequip_run):
+    """Each AOTInductor program of the run's pieces (float64) on a random graph with ghost
+    rows: forward = nequip's modules run eagerly (lmp_bench.frameworks.nequip_pieces), and
+    every VJP = torch.autograd of them. The last layer's program returns its energies'
+    gradients itself (their cotangent is ones)."""
+    from torch._inductor.package import load_package
+
+    from lmp_bench.export.halo import EdgeVJP, LayerVJP, example_graph, piece_inputs
+    from lmp_bench.frameworks.nequip_pieces import NequIPPieces
+
+    package = str(nequip_run / nequip_framework.PIECES)
+    model = nequip_framework.calculator(nequip_run).model
+    pieces = NequIPPieces(model).eval().halo_pieces()
+    graph = example_graph(2, torch.float64, "cpu")
+    generator = torch.Generator().manual_seed(7)
+    layer_inputs = piece_inputs(pieces, graph)
+    for k, inputs in enumerate(layer_inputs, start=1):
+        layer = pieces.layers[k - 1]
+        if k == len(layer_inputs):
+            out, *vjp = load_package(package, f"layer_{k}")(*inputs)
+            grad = torch.ones(inputs[0].shape[0], dtype=torch.float64)
+        else:
+            out = load_package(package, f"layer_{k}")(*inputs)
+            grad = torch.rand(out.shape, generator=generator, dtype=torch.float64)
+            vjp = load_package(package, f"layer_vjp_{k}")(*inputs, grad)
+        assert torch.allclose(out, layer(*inputs).detach(), rtol=0, atol=1e-10), k
+        for ours, expected in zip(vjp, LayerVJP(layer)(*inputs, grad), strict=True):
+            assert torch.allclose(ours, expected, rtol=0, atol=1e-10), k
+            assert expected.abs().max() > 0 or expected.numel() == 0, k
+    features = pieces.edge(graph["species"], graph["edge_index"], graph["edge_vectors"])
+    grad = torch.rand(features.shape, generator=generator, dtype=torch.float64)
+    args = (graph["species"], graph["edge_index"], graph["edge_vectors"], grad)
+    compiled = load_package(package, "edge_vjp")(*args)
+    assert torch.allclose(compiled, EdgeVJP(pieces.edge)(*args), rtol=0, atol=1e-10)
+
+
 def compiled_predictions(compiled: Path, frames, indices) -> tuple[np.ndarray, np.ndarray]:
     """The compiled pair_nequip file in Python with ASE's neighbour list: an evaluation
     independent of lmp-bench test's (nequip's calculator on the checkpoint)."""
