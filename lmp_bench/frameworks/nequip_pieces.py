@@ -131,12 +131,17 @@ class NequIPPieces(torch.nn.Module):
         sequence = graph_model.model.func
         names = list(sequence._modules)
         layer_names = [n for n in names if type(sequence._modules[n]).__name__ == "ConvNetLayer"]
-        if not layer_names or any(n not in names for n in NODE_MODULES):
+        first = names.index(layer_names[0]) if layer_names else 0
+        last = names.index(layer_names[-1]) if layer_names else -1
+        if (
+            not layer_names
+            or names[first : last + 1] != layer_names  # nothing else between the layers
+            or any(n not in names[:first] for n in NODE_MODULES)
+        ):
             raise ValueError(
                 f"nequip model with modules {names}: lmp-bench cuts nequip's own NequIPGNNModel "
                 "(type_embed, edge modules, ConvNetLayer ..., readout) and knows no other"
             )
-        first, last = names.index(layer_names[0]), names.index(layer_names[-1])
         edge_modules = [sequence._modules[n] for n in names[:first] if n not in NODE_MODULES]
         readout = [  # per-atom energy: all after the layers but the sum over atoms
             sequence._modules[n]
