@@ -189,7 +189,7 @@ def framework_rows(args: argparse.Namespace, scratch: Path) -> list[dict]:
         tools = framework(name)
         files = {name: tools.deployed_file(run)}
         if name == "nequip":
-            files["nequip-ase"] = Path(run) / tools.ASE_DEPLOYED
+            files["nequip-ase"] = run / tools.ASE_DEPLOYED
         species = tools.species_of(files[name])
         models = {label: Model(path, species, framework=name) for label, path in files.items()}
         if name == "nequip" and (run / tools.PIECES).exists():  # contract 3, an lmp-bench file

@@ -113,12 +113,13 @@ def nequip_models(run: Path) -> dict[str, Model]:
     tools = framework("nequip")
     run = run.resolve()
     path = tools.deployed_file(run)
+    species = tools.species_of(path)
     pieces = run / tools.PIECES
     if not pieces.exists():
         tools.export_pieces(run)
     return {
-        "pair_nequip": Model(path, tools.species_of(path), framework="nequip"),
-        "pieces": Model(pieces, tools.species_of(path)),
+        "pair_nequip": Model(path, species, framework="nequip"),
+        "pieces": Model(pieces, species),
     }
 
 

@@ -364,6 +364,16 @@ void PairMLFF::map_ghosts_to_owners()
   }
 }
 
+// One call of the whole model, its wall time counted for the log (finish()).
+std::vector<torch::Tensor> PairMLFF::run_timed(const std::vector<torch::Tensor> &inputs)
+{
+  auto start = std::chrono::steady_clock::now();
+  auto outputs = model->run(inputs);
+  model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  model_calls++;
+  return outputs;
+}
+
 // Once per run, in the log: how much of the pair time the model itself took.
 void PairMLFF::finish()
 {
@@ -422,10 +432,7 @@ void PairMLFF::compute(int eflag, int vflag)
   auto species_t = torch::from_blob(species_buffer.data(), {nodes}, cpu_long).to(device);
   auto nlocal_t = torch::tensor(static_cast<int64_t>(nlocal), cpu_long).to(device);
 
-  auto model_start = std::chrono::steady_clock::now();
-  auto outputs = model->run({positions, species_t, edge_index, edge_shift, nlocal_t});
-  model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - model_start).count();
-  model_calls++;
+  auto outputs = run_timed({positions, species_t, edge_index, edge_shift, nlocal_t});
   auto atom_energy = outputs.at(0).to(torch::kCPU, torch::kFloat64).contiguous();
   auto forces = outputs.at(1).to(torch::kCPU, torch::kFloat64).contiguous();
 

@@ -52,6 +52,7 @@ class PairMLFF : public Pair {
   int neighbours_within_cutoff(int i);
   void map_ghosts_to_owners();
   void check_finite(double energy, double force_sum);
+  std::vector<torch::Tensor> run_timed(const std::vector<torch::Tensor> &inputs);
   // model contract 3, per-layer pieces with halo exchange (pair_mlff_halo.cpp)
   void load_halo();
   void build_halo_edges();
@@ -67,6 +68,7 @@ class PairMLFF : public Pair {
   void gather_edges(torch::Tensor &edge_index, torch::Tensor &edge_shift);
   void compute_gathered();
   std::vector<double> scatter_rows(const std::vector<double> &all_rows, int width);
+  void add_gathered_rows(const std::vector<double> &mine, int width);
   double ghost_graph_share() const;
   void choose_several_rank_path();
   void compute_nequip();

@@ -24,7 +24,6 @@
 #include <mpi.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 using namespace LAMMPS_NS;
@@ -176,25 +175,28 @@ void PairMLFF::compute_gathered()
   if (comm->me == 0) {
     auto device = model->device();
     auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
-    auto model_start = std::chrono::steady_clock::now();
-    auto outputs = model->run(
+    auto outputs = run_timed(
         {torch::from_blob(all_x.data(), {natoms, 3}, torch::kFloat64).to(device),
          torch::from_blob(all_types.data(), {natoms}, cpu_long).to(device),
          edge_index.to(device), edge_shift.to(device), torch::tensor(natoms, cpu_long).to(device)});
-    model_seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - model_start).count();
-    model_calls++;
     std::vector<torch::Tensor> columns{outputs.at(0).reshape({natoms, 1}), outputs.at(1)};
     if (virials) columns.push_back(outputs.at(2));
     auto rows = torch::cat(columns, 1).to(torch::kCPU, torch::kFloat64).contiguous();
     all_rows.assign(rows.data_ptr<double>(), rows.data_ptr<double>() + width * natoms);
   }
-  const auto mine = scatter_rows(all_rows, width);
+  add_gathered_rows(scatter_rows(all_rows, width), width);
+}
 
+// Adds this rank's rows of the gathered system, each energy (eV), force (3, eV/A) and, with
+// width 10, per-atom virial (6, eV; its sum over ranks is the global virial), to LAMMPS's
+// arrays; then the collective NaN check.
+void PairMLFF::add_gathered_rows(const std::vector<double> &mine, int width)
+{
+  const bool virials = width == 10;
   double local_energy = 0.0, force_sum = 0.0;
   double **f = atom->f;
   for (int i = 0; i < atom->nlocal; i++) {
-    const double *row = mine.data() + width * i;
+    const double *row = mine.data() + static_cast<size_t>(width) * i;
     for (int d = 0; d < 3; d++) {
       f[i][d] += row[1 + d];
       force_sum += row[1 + d];

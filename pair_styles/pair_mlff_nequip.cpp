@@ -26,7 +26,6 @@
 #include <mpi.h>
 
 #include <algorithm>
-#include <chrono>
 
 using namespace LAMMPS_NS;
 
@@ -109,11 +108,7 @@ void PairMLFF::compute_nequip()
     std::vector<torch::Tensor> inputs;
     for (int slot : nequip_input_order) inputs.push_back(by_slot[slot]);
 
-    auto model_start = std::chrono::steady_clock::now();
-    auto outputs = model->run(inputs);
-    model_seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - model_start).count();
-    model_calls++;
+    auto outputs = run_timed(inputs);
     auto energies = outputs.at(nequip_energy_out).to(torch::kCPU, torch::kFloat64).reshape({natoms, 1});
     auto forces = outputs.at(nequip_force_out).to(torch::kCPU, torch::kFloat64);
     auto rows = torch::cat({energies, forces}, 1).contiguous();
@@ -126,19 +121,5 @@ void PairMLFF::compute_nequip()
       for (int k = 0; k < 6; k++) virial[k] += sign * v[order[k]];
     }
   }
-  const auto mine = scatter_rows(all_rows, 4);
-
-  double local_energy = 0.0, force_sum = 0.0;
-  double **f = atom->f;
-  for (int i = 0; i < atom->nlocal; i++) {
-    const double *row = mine.data() + 4 * i;
-    for (int d = 0; d < 3; d++) {
-      f[i][d] += row[1 + d];
-      force_sum += row[1 + d];
-    }
-    local_energy += row[0];
-    if (eflag_atom) eatom[i] += row[0];
-  }
-  check_finite(local_energy, force_sum);
-  if (eflag_global) eng_vdwl += local_energy;
+  add_gathered_rows(scatter_rows(all_rows, 4), 4);    // energy and force; no per-atom virial
 }

@@ -100,14 +100,18 @@ def test_ranks_and_layouts_equal_one_rank(argon, halo_models, one_rank, ranks):
     snapshot = run_snapshot([commands for *_, commands in runs], ranks)
     assert "halo exchange: ghosts to one cutoff" in snapshot.log
     for (name, layout, _), many in zip(runs, _rows(snapshot), strict=True):
-        one, what = one_rank[name], f"{name}, {ranks} ranks, {layout or 'default layout'}"
-        assert abs(many["energy"] - one["energy"]) <= 1e-10 * abs(one["energy"]), what
-        assert np.abs(many["forces"] - one["forces"]).max() <= 1e-10, what
-        assert np.abs(many["atom_energy"] - one["atom_energy"]).max() <= 1e-10, what
-        scale = np.abs(one["pressure_virial"]).max() + 1.0  # bar; zero for ForceNet
-        assert np.abs(many["pressure_virial"] - one["pressure_virial"]).max() <= 1e-10 * scale
-        scale = np.abs(one["atom_virial"]).max() + 1.0
-        assert np.abs(many["atom_virial"] - one["atom_virial"]).max() <= 1e-10 * scale, what
+        what = f"{name}, {ranks} ranks, {layout or 'default layout'}"
+        _assert_equal_to_1e10(many, one_rank[name], what)
+
+
+def _assert_equal_to_1e10(many: dict, one: dict, what: str) -> None:
+    """Energy, forces, per-atom energy and both virials of two runs agree to 1e-10."""
+    assert abs(many["energy"] - one["energy"]) <= 1e-10 * abs(one["energy"]), what
+    assert np.abs(many["forces"] - one["forces"]).max() <= 1e-10, what
+    assert np.abs(many["atom_energy"] - one["atom_energy"]).max() <= 1e-10, what
+    for key in ("pressure_virial", "atom_virial"):  # bar; zero for ForceNet
+        scale = np.abs(one[key]).max() + 1.0
+        assert np.abs(many[key] - one[key]).max() <= 1e-10 * scale, (what, key)
 
 
 @pytest.mark.parametrize("ranks,layout", [(2, "processors 2 1 1"), (4, "processors 4 1 1"),
@@ -151,13 +155,7 @@ def test_contract_two_file_on_several_ranks_evaluates_the_gathered_system(
     for ranks, layout in [(2, ""), (4, "processors 2 2 1")]:
         snapshot = run_snapshot(inputs_for(data, contract2_toy_file, layout), ranks)
         assert "the whole system, gathered, evaluated on rank 0" in snapshot.log
-        many = _rows(snapshot)[0]
-        assert abs(many["energy"] - one["energy"]) <= 1e-10 * abs(one["energy"])
-        assert np.abs(many["forces"] - one["forces"]).max() <= 1e-10
-        assert np.abs(many["atom_energy"] - one["atom_energy"]).max() <= 1e-10
-        for key in ("pressure_virial", "atom_virial"):
-            scale = np.abs(one[key]).max() + 1.0
-            assert np.abs(many[key] - one[key]).max() <= 1e-10 * scale, key
+        _assert_equal_to_1e10(_rows(snapshot)[0], one, f"{ranks} ranks, {layout or 'default'}")
 
 
 def test_contract_two_file_keeps_the_ghost_graph_where_it_is_smaller(tmp_path, contract2_toy_file):
