@@ -20,10 +20,11 @@ bool starts_with(const std::string &text, const std::string &prefix)
 
 // Which inputs of a piece the backward pass differentiates: a layer's state, ghost rows and
 // edge features; the edge piece's edge vectors.
-std::vector<size_t> differentiable_inputs(const std::string &piece)
+std::vector<size_t> differentiable_inputs(const std::string &piece, size_t count)
 {
-  if (starts_with(piece, "layer_")) return {0, 1, 4};
-  return {2};
+  if (!starts_with(piece, "layer_")) return {2};
+  if (count > 5) return {0, 1, 4, 5};    // an edge-state model's messages
+  return {0, 1, 4};
 }
 
 // Contract-3 programs in an AOTInductor package: every piece and, for conservative models,
@@ -113,11 +114,12 @@ class AotiModel : public ModelFile {
 
   // A compiled program has no autograd: the VJP program recomputes the piece's forward.
   // The last layer's gradients came with its forward call (its cotangent is ones).
-  std::vector<torch::Tensor> vjp(const std::string &name, const torch::Tensor &grad) override
+  std::vector<torch::Tensor> vjp(const std::string &name,
+                                 const std::vector<torch::Tensor> &grads) override
   {
     if (name == last_layer_) return last_layer_grads_;
     auto inputs = kept_.at(name);
-    inputs.push_back(grad);
+    inputs.insert(inputs.end(), grads.begin(), grads.end());
     auto out = program(vjp_program(name)).run(inputs);
     kept_.erase(name);
     return out;
@@ -194,22 +196,25 @@ class TorchScriptModel : public ModelFile {
     Kept kept;
     std::vector<torch::jit::IValue> args;
     for (size_t i = 0; i < inputs.size(); i++) args.emplace_back(inputs[i]);
-    for (size_t i : differentiable_inputs(name)) {
+    for (size_t i : differentiable_inputs(name, inputs.size())) {
       auto leaf = inputs[i].detach().requires_grad_(true);
       args[i] = leaf;
       kept.leaves.push_back(leaf);
     }
     auto out = tensors_of(piece.forward(args));
-    kept.output = out.at(0);
+    kept.outputs = out;
     kept_[name] = kept;
     return out;
   }
 
-  std::vector<torch::Tensor> vjp(const std::string &name, const torch::Tensor &grad) override
+  std::vector<torch::Tensor> vjp(const std::string &name,
+                                 const std::vector<torch::Tensor> &cotangents) override
   {
     Kept kept = kept_.at(name);
     kept_.erase(name);
-    auto grads = torch::autograd::grad({kept.output}, kept.leaves, {grad}, false, false, true);
+    std::vector<torch::Tensor> outputs(kept.outputs.begin(),
+                                       kept.outputs.begin() + cotangents.size());
+    auto grads = torch::autograd::grad(outputs, kept.leaves, cotangents, false, false, true);
     for (size_t i = 0; i < grads.size(); i++)
       if (!grads[i].defined()) grads[i] = torch::zeros_like(kept.leaves[i]);
     return grads;
@@ -218,7 +223,7 @@ class TorchScriptModel : public ModelFile {
  private:
   struct Kept {
     std::vector<torch::Tensor> leaves;
-    torch::Tensor output;
+    std::vector<torch::Tensor> outputs;
   };
 
   static std::vector<torch::Tensor> tensors_of(const torch::jit::IValue &value)

@@ -44,11 +44,13 @@ class ModelFile {
   virtual std::vector<torch::Tensor> run_piece(const std::string &name,
                                                const std::vector<torch::Tensor> &inputs,
                                                bool keep_for_vjp) = 0;
-  // The vector-Jacobian product of the last kept call of piece `name` with `grad` (the
-  // cotangent of its first output): for "layer_k" d/d(state, ghost, edge features), for
-  // "edge" d/d(edge vectors). For the last layer `grad` must be ones (the energy's
-  // cotangent): an AOTInductor package computes those gradients in the forward call.
-  virtual std::vector<torch::Tensor> vjp(const std::string &name, const torch::Tensor &grad) = 0;
+  // The vector-Jacobian product of the last kept call of piece `name` with `grads` (the
+  // cotangents of its first outputs: the state, and an edge-state model's messages): for
+  // "layer_k" d/d(state, ghost, edge features[, messages]), for "edge" d/d(edge vectors).
+  // For the last layer the cotangent must be ones (the energy's): an AOTInductor package
+  // computes those gradients in the forward call.
+  virtual std::vector<torch::Tensor> vjp(const std::string &name,
+                                         const std::vector<torch::Tensor> &grads) = 0;
 
   torch::Device device() const { return device_; }
   torch::ScalarType dtype() const { return dtype_; }

@@ -56,6 +56,7 @@ class PairMLFF : public Pair {
   // model contract 3, per-layer pieces with halo exchange (pair_mlff_halo.cpp)
   void load_halo();
   void build_halo_edges();
+  void add_reverse_edges();
   void compute_halo();
   torch::Tensor exchange_ghosts(const torch::Tensor &state, int width);
   torch::Tensor halo_view(int width);
@@ -82,7 +83,10 @@ class PairMLFF : public Pair {
   std::vector<int> halo_widths;         // contract 3: columns neighbours read, per layer
   int halo_slots = 0;                   // doubles per atom of the exchange in progress
   bool halo_floats = false;             // its slots hold float32 pairs (reverse sums)
-  std::vector<int64_t> halo_edge_index; // contract 3: centres, then neighbours (node index)
+  std::vector<int64_t> halo_edge_index; // contract 3: centres, then neighbours (node index),
+                                        // then (edge state) each edge's reverse
+  int edge_state_width = 0;             // contract 3: messages per edge between layers
+  std::vector<int64_t> edges_of_atom;   // edge state: first edge of each owned centre, + end
   std::vector<int> halo_edge_atom;      // neighbour's LAMMPS index (its force goes there)
   std::vector<double> halo_edge_vectors;  // r_j - r_i, Angstrom
   bool conservative = true;             // false: the model returns forces directly

@@ -37,6 +37,12 @@ void PairMLFF::load_halo()
       *std::min_element(halo_widths.begin(), halo_widths.end()) < 1)
     error->all(FLERR, "Model file {} has invalid metadata: {} layers but halo widths '{}'",
                model_path, message_passing_layers, model->require("halo_widths"));
+  // Edge-state models: every edge's reverse must be an edge of the rank, so images stay
+  // ghost rows (their own nodes) also on one rank.
+  edge_state_width = std::stoi(model->metadata().count("edge_state_width")
+                                   ? model->require("edge_state_width")
+                                   : std::string("0"));
+  if (edge_state_width > 0) owner_graph = false;
   // LAMMPS sizes its buffers from these (Comm::init), so they are set before any run.
   comm_forward = comm_reverse = *std::max_element(halo_widths.begin(), halo_widths.end());
   // Forces land on ghost atoms too, so LAMMPS's sum of r.f over all atoms is the virial.
@@ -47,9 +53,14 @@ void PairMLFF::load_halo()
     std::string path_taken = owner_graph
         ? "one rank: owner graph (no ghost rows, no exchange)"
         : fmt::format("halo exchange: ghosts to one cutoff, {} forward and {} reverse exchanges "
-                      "per step (values per atom:{})",
+                      "per step (values per atom:{}){}",
                       message_passing_layers - 1, conservative ? message_passing_layers - 1 : 0,
-                      widths);
+                      widths,
+                      edge_state_width > 0
+                          ? fmt::format("; edge state: {} values per edge stay on the rank, "
+                                        "edges to ghosts evaluated in both directions",
+                                        edge_state_width)
+                          : "");
     utils::logmesg(lmp,
                    "pair mlff: {} on {} ({}, {} forces, cutoff {} A, {} message-passing layer(s), "
                    "species {}); model contract 3, {}\n",
@@ -94,6 +105,54 @@ void PairMLFF::build_halo_edges()
   // (2, E) contiguous: the neighbours move up behind the centres
   std::memmove(centre + count, neighbour, count * sizeof(int64_t));
   edge_count = count;
+  if (edge_state_width > 0) add_reverse_edges();
+}
+
+// Edge-state models (see lmp_bench/models/halo.py): the reverse of each edge to a ghost is
+// appended (centred on the ghost, vector negated, its force on the owned end going to the
+// owned atom), and a third row holds every edge's reverse. Edges come grouped by centre, so
+// the reverse of an edge between two owned atoms is found in its neighbour's group.
+void PairMLFF::add_reverse_edges()
+{
+  const int nlocal = atom->nlocal;
+  const int64_t count = edge_count;
+  const int64_t *centre = halo_edge_index.data();
+  const int64_t *neighbour = centre + count;
+  edges_of_atom.assign(nlocal + 1, count);
+  for (int64_t e = count - 1; e >= 0; e--) edges_of_atom[centre[e]] = e;
+  for (int i = nlocal - 1; i >= 0; i--)    // atoms without edges: an empty group
+    if (edges_of_atom[i] == count) edges_of_atom[i] = edges_of_atom[i + 1];
+  int64_t to_ghosts = 0;
+  for (int64_t e = 0; e < count; e++) to_ghosts += neighbour[e] >= nlocal;
+  const int64_t total = count + to_ghosts;
+  std::vector<int64_t> rows(3 * total);
+  int64_t *c = rows.data(), *n = c + total, *reverse = n + total;
+  std::copy(centre, centre + count, c);
+  std::copy(neighbour, neighbour + count, n);
+  halo_edge_atom.resize(total);
+  halo_edge_vectors.resize(3 * total);
+  double *vec = halo_edge_vectors.data();
+  int64_t added = count;
+  for (int64_t e = 0; e < count; e++) {
+    const int64_t i = centre[e], j = neighbour[e];
+    if (j >= nlocal) {
+      c[added] = j;
+      n[added] = i;
+      halo_edge_atom[added] = static_cast<int>(i);
+      for (int d = 0; d < 3; d++) vec[3 * added + d] = -vec[3 * e + d];
+      reverse[added] = e;
+      reverse[e] = added++;
+      continue;
+    }
+    const int64_t *first = neighbour + edges_of_atom[j], *last = neighbour + edges_of_atom[j + 1];
+    const int64_t *found = std::find(first, last, i);
+    if (found == last)
+      error->one(FLERR, "pair mlff: the edge between atoms {} and {} has no reverse (asymmetric "
+                        "neighbour list)", atom->tag[i], atom->tag[j]);
+    reverse[e] = found - neighbour;
+  }
+  halo_edge_index.swap(rows);
+  edge_count = total;
 }
 
 void PairMLFF::halo_forward(int slots)
@@ -251,28 +310,37 @@ void PairMLFF::compute_halo()
     exchange_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
 
-  torch::Tensor species_t, edge_index, features, state, ghost;
+  torch::Tensor species_t, edge_index, features, state, ghost, messages;
   std::vector<torch::Tensor> out;
+  const bool carried = edge_state_width > 0;
+  auto layer_inputs = [&]() {
+    std::vector<torch::Tensor> inputs{state, ghost, species_t, edge_index, features};
+    if (carried) inputs.push_back(messages);
+    return inputs;
+  };
   if (active) {
     build_halo_edges();
     const int nodes = owner_graph ? nlocal : nlocal + atom->nghost;
     if (static_cast<int>(species_buffer.size()) < nodes) species_buffer.resize(nodes);
     for (int i = 0; i < nodes; i++) species_buffer[i] = type_to_species[atom->type[i]];
     species_t = torch::from_blob(species_buffer.data(), {nodes}, torch::kInt64).to(device);
-    edge_index = torch::from_blob(halo_edge_index.data(), {2, edge_count}, torch::kInt64).to(device);
+    edge_index = torch::from_blob(halo_edge_index.data(), {carried ? 3 : 2, edge_count},
+                                  torch::kInt64)
+                     .to(device);
     auto vectors = torch::from_blob(halo_edge_vectors.data(), {edge_count, 3}, torch::kFloat64)
                        .to(options);
     features = model->run_piece("edge", {species_t, edge_index, vectors}, backward).at(0);
     auto first = model->run_piece("first", {species_t}, false).at(0);
     state = first.narrow(0, 0, nlocal);
     ghost = first.narrow(0, nlocal, nodes - nlocal).narrow(1, 0, halo_widths[0]).contiguous();
+    if (carried) messages = torch::zeros({edge_count, edge_state_width}, options);
   }
   for (int k = 1; k <= layers; k++) {
     if (k > 1) exchange_clock([&] { ghost = exchange_ghosts(state, halo_widths[k - 1]); });
     if (active) {
-      out = model->run_piece("layer_" + std::to_string(k),
-                             {state, ghost, species_t, edge_index, features}, backward);
+      out = model->run_piece("layer_" + std::to_string(k), layer_inputs(), backward);
       state = out.at(0);
+      if (carried && k < layers) messages = out.at(1);
     }
   }
 
@@ -286,13 +354,16 @@ void PairMLFF::compute_halo()
       for (int i = 0; i < nlocal; i++) eatom[i] += e[i];
   }
   if (backward) {
-    torch::Tensor grad, feature_grad;
+    torch::Tensor grad, feature_grad, messages_grad;
     if (active) grad = torch::ones({nlocal}, options);
     for (int k = layers; k >= 1; k--) {
       std::vector<torch::Tensor> grads;
       if (active) {
-        grads = model->vjp("layer_" + std::to_string(k), grad);
+        std::vector<torch::Tensor> cotangents{grad};
+        if (carried && k < layers) cotangents.push_back(messages_grad);
+        grads = model->vjp("layer_" + std::to_string(k), cotangents);
         feature_grad = feature_grad.defined() ? feature_grad + grads.at(2) : grads.at(2);
+        if (carried) messages_grad = grads.at(3);
       }
       if (k == 1) break;    // the first state is a function of the species only
       if (active) grad = grads.at(0);
@@ -300,7 +371,7 @@ void PairMLFF::compute_halo()
       exchange_clock([&] { add_ghost_gradients(ghost_grad, grad, halo_widths[k - 1]); });
     }
     if (active) {
-      auto edge_grad = model->vjp("edge", feature_grad).at(0);
+      auto edge_grad = model->vjp("edge", {feature_grad}).at(0);
       force_sum = edge_grad.sum().item<double>();
       apply_edge_forces(edge_grad);
     }

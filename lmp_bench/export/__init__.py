@@ -81,7 +81,9 @@ def export(
         raise ExportError(f"model file must end in .pt2 (AOTInductor) or .pt (TorchScript): {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if has_halo_pieces(module):
-        metadata["halo_widths"] = " ".join(str(w) for w in module.halo_pieces().halo_widths)
+        pieces = module.halo_pieces()
+        metadata["halo_widths"] = " ".join(str(w) for w in pieces.halo_widths)
+        metadata["edge_state_width"] = str(pieces.edge_state_width)
         export_halo(module, path, metadata, torch_dtype, device, len(props["species"]))
         return path
     graph = (DirectForceGraph if props["direct_forces"] else ConservativeGraph)(module, torch_dtype)

@@ -25,49 +25,57 @@ import torch
 
 from lmp_bench.export.graph import ExportError, trace_graph, write_torchscript
 from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
-from lmp_bench.models.halo import HaloPieces, no_ghosts
+from lmp_bench.models.halo import HaloPieces, no_ghosts, with_reverse_edges
 
 # Example sizes for tracing: distinct primes that no feature width is likely to equal, so
 # that symbolic tracing keeps every count dynamic and never unifies two of them.
 OWNED, GHOSTS, EDGES = 37, 41, 173
 
 
-class LayerVJP(torch.nn.Module):
-    """(state, ghost, species, edge_index, features, grad) -> the layer's VJP with respect
-    to (state, ghost, features)."""
+def _layer_gradients(layer, inputs: tuple, cotangents: list | None) -> tuple:
+    """(layer output, d<cotangents, output>/d(state, ghost, features[, messages])): the
+    inputs are (state, ghost, species, edge_index, features[, messages]); no cotangents
+    means the output is energies and their sum is differentiated."""
+    leaves = [inputs[i].detach().requires_grad_(True) for i in (0, 1, 4, 5)[: len(inputs) - 2]]
+    args = [leaves[0], leaves[1], inputs[2], inputs[3], *leaves[2:]]
+    out = layer(*args)
+    outputs = list(out) if isinstance(out, tuple) else [out]
+    if cotangents is None:
+        outputs, cotangents = [out.sum()], None
+    grads = torch.autograd.grad(outputs, leaves, cotangents, allow_unused=True)
+    grads = tuple(
+        torch.zeros_like(leaf) if g is None else g for g, leaf in zip(grads, leaves, strict=True)
+    )
+    return out, grads
 
-    def __init__(self, layer: torch.nn.Module):
+
+class LayerVJP(torch.nn.Module):
+    """(state, ghost, species, edge_index, features[, messages], grad[, messages grad]) ->
+    the layer's VJP with respect to (state, ghost, features[, messages]); the bracketed
+    parts for edge-state models (``messages`` True)."""
+
+    def __init__(self, layer: torch.nn.Module, messages: bool = False):
         super().__init__()
         self.layer = layer
+        self.inputs = 6 if messages else 5
 
-    def forward(self, state, ghost, species, edge_index, features, grad):
-        leaves = [t.detach().requires_grad_(True) for t in (state, ghost, features)]
-        out = self.layer(leaves[0], leaves[1], species, edge_index, leaves[2])
-        grads = torch.autograd.grad([out], leaves, [grad], allow_unused=True)
-        return tuple(
-            torch.zeros_like(leaf) if g is None else g
-            for g, leaf in zip(grads, leaves, strict=True)
-        )
+    def forward(self, *inputs):
+        return _layer_gradients(self.layer, inputs[: self.inputs], list(inputs[self.inputs :]))[1]
 
 
 class LastLayerWithGradients(torch.nn.Module):
     """The last layer of a conservative model with its gradients: (energies, and the
-    derivatives of their sum with respect to state, ghost and features). The cotangent of
-    the last layer is always ones, so its backward needs no second program and no second
-    forward pass."""
+    derivatives of their sum with respect to state, ghost, features[, messages]). The
+    cotangent of the last layer is always ones, so its backward needs no second program and
+    no second forward pass."""
 
     def __init__(self, layer: torch.nn.Module):
         super().__init__()
         self.layer = layer
 
-    def forward(self, state, ghost, species, edge_index, features):
-        leaves = [t.detach().requires_grad_(True) for t in (state, ghost, features)]
-        energy = self.layer(leaves[0], leaves[1], species, edge_index, leaves[2])
-        grads = torch.autograd.grad([energy.sum()], leaves, allow_unused=True)
-        return (energy.detach(),) + tuple(
-            torch.zeros_like(leaf) if g is None else g
-            for g, leaf in zip(grads, leaves, strict=True)
-        )
+    def forward(self, *inputs):
+        energy, grads = _layer_gradients(self.layer, inputs, None)
+        return (energy.detach(), *grads)
 
 
 class EdgeVJP(torch.nn.Module):
@@ -85,7 +93,8 @@ class EdgeVJP(torch.nn.Module):
 
 
 class ScriptedPieces(torch.nn.Module):
-    """The TorchScript container; its forward evaluates the graph without ghost rows."""
+    """The TorchScript container; its forward evaluates the graph without ghost rows (an
+    edge-state model's: ScriptedEdgeStatePieces)."""
 
     def __init__(self, pieces: HaloPieces):
         super().__init__()
@@ -103,35 +112,62 @@ class ScriptedPieces(torch.nn.Module):
         return self.last(state, ghost, species, edge_index, features)
 
 
-def example_graph(n_species: int, dtype: torch.dtype, device: str) -> dict[str, torch.Tensor]:
-    """A random graph with owned centres and ghost neighbours, of the sizes above."""
+class ScriptedEdgeStatePieces(ScriptedPieces):
+    """ScriptedPieces of an edge-state model: edges with reverses, messages between layers."""
+
+    def forward(self, species, edge_index, edge_vectors):
+        nodes = species.shape[0]
+        edge_index, edge_vectors = with_reverse_edges(edge_index, edge_vectors, nodes, nodes)
+        features = self.edge(species, edge_index, edge_vectors)
+        state = self.first(species)
+        messages = features.new_zeros((features.shape[0], 0))
+        for layer in self.middle:
+            ghost = no_ghosts(state, layer.halo_width)
+            state, messages = layer(state, ghost, species, edge_index, features, messages)
+        ghost = no_ghosts(state, self.last.halo_width)
+        return self.last(state, ghost, species, edge_index, features, messages)
+
+
+def example_graph(
+    n_species: int, dtype: torch.dtype, device: str, reverses: bool = False
+) -> dict[str, torch.Tensor]:
+    """A random graph with owned centres and ghost neighbours, of the sizes above; with
+    `reverses`, an edge-state model's edges (halo.with_reverse_edges)."""
     generator = torch.Generator().manual_seed(3)
     nodes = OWNED + GHOSTS
     centre = torch.randint(0, OWNED, (EDGES,), generator=generator)
     neighbour = (centre + torch.randint(1, nodes, (EDGES,), generator=generator)) % nodes
+    edge_index = torch.stack([centre, neighbour])
     vectors = 0.8 + torch.rand(EDGES, 3, generator=generator, dtype=torch.float64)
+    if reverses:
+        edge_index, vectors = with_reverse_edges(edge_index, vectors, OWNED, nodes)
     return {
         "species": torch.randint(0, n_species, (nodes,), generator=generator).to(device),
-        "edge_index": torch.stack([centre, neighbour]).to(device),
+        "edge_index": edge_index.to(device),
         "edge_vectors": vectors.to(device, dtype),
     }
 
 
 def piece_inputs(pieces: HaloPieces, graph: dict[str, torch.Tensor]) -> list[tuple]:
-    """Example inputs of every layer: the owned states the pieces themselves produce on
-    `graph`, random ghost rows."""
+    """Example inputs of every layer: the owned states (and messages) the pieces themselves
+    produce on `graph`, random ghost rows."""
     species, edge_index = graph["species"], graph["edge_index"]
     generator = torch.Generator().manual_seed(4)
     with torch.no_grad():
         features = pieces.edge(species, edge_index, graph["edge_vectors"])
         state = pieces.first(species)[:OWNED]
+        messages = features.new_zeros((features.shape[0], pieces.edge_state_width))
         inputs = []
         for layer in pieces.layers:
             ghost = torch.rand(GHOSTS, int(layer.halo_width), generator=generator)
             ghost = ghost.to(state.device, state.dtype)
-            inputs.append((state, ghost, species, edge_index, features))
-            out = layer(state, ghost, species, edge_index, features)
+            args = (state, ghost, species, edge_index, features)
+            args = (*args, messages) if pieces.edge_state_width else args
+            inputs.append(args)
+            out = layer(*args)
             state = out[0] if isinstance(out, tuple) else out
+            if pieces.edge_state_width and isinstance(out, tuple):
+                messages = out[1]
     return inputs
 
 
@@ -148,7 +184,8 @@ def export_halo(
         _compile_pieces(pieces, path, metadata, dtype, device, n_species, module)
     else:
         what = f"the pieces of {type(module).__name__}"
-        write_torchscript(ScriptedPieces(pieces), path, metadata, what)
+        container = ScriptedEdgeStatePieces if pieces.edge_state_width else ScriptedPieces
+        write_torchscript(container(pieces), path, metadata, what)
 
 
 def _programs(pieces: HaloPieces, graph: dict, conservative: bool) -> dict[str, tuple]:
@@ -167,7 +204,9 @@ def _programs(pieces: HaloPieces, graph: dict, conservative: bool) -> dict[str, 
         "first": (pieces.first, (species,), ({0: nodes},)),
         "edge": (pieces.edge, (species, edge_index, vectors), edge_dims),
     }
+    carried = bool(pieces.edge_state_width)
     layer_dims = ({0: owned}, {0: ghosts}, {0: nodes}, {1: edges}, {0: edges})
+    layer_dims = (*layer_dims, {0: edges}) if carried else layer_dims
     layer_inputs = piece_inputs(pieces, graph)
     last = len(pieces.layers)
     for k, (layer, inputs) in enumerate(zip(pieces.layers, layer_inputs, strict=True), start=1):
@@ -177,9 +216,13 @@ def _programs(pieces: HaloPieces, graph: dict, conservative: bool) -> dict[str, 
         elif conservative:
             with torch.no_grad():
                 out = layer(*inputs)
-            grad = torch.rand_like(out)
-            out_dims = {0: owned}
-            programs[f"layer_vjp_{k}"] = (LayerVJP(layer), (*inputs, grad), (*layer_dims, out_dims))
+            grads = tuple(torch.rand_like(t) for t in (out if carried else (out,)))
+            out_dims = ({0: owned}, {0: edges}) if carried else ({0: owned},)
+            programs[f"layer_vjp_{k}"] = (
+                LayerVJP(layer, carried),
+                (*inputs, *grads),
+                (*layer_dims, *out_dims),
+            )
     if conservative:
         with torch.no_grad():
             features = pieces.edge(species, edge_index, vectors)
@@ -205,7 +248,7 @@ def _compile_pieces(
     from torch.fx.experimental.proxy_tensor import make_fx
 
     conservative = metadata["forces"] == "conservative"
-    graph = example_graph(n_species, dtype, device)
+    graph = example_graph(n_species, dtype, device, reverses=bool(pieces.edge_state_width))
     jobs = {}
     with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)  # torch-internal notices

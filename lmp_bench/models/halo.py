@@ -26,6 +26,15 @@ Edge ``e`` runs from ``edge_index[0, e]`` (the centre, always owned) to ``edge_i
 (owned or ghost); the neighbour's halo row is ``torch.cat([state[:, :H], ghost])[j]``.
 One rank evaluates the periodic graph with no ghost rows at all (G = 0, images folded onto
 their owners): that is also how ``run_pieces`` evaluates a model in Python.
+
+Edge-state models (DimeNet++, GemNet: ``edge_state_width`` M > 0) keep messages on edges
+between layers. Their edges are those centred on owned atoms followed by the reverse of
+each edge to a ghost (centred on the ghost, vector negated), and ``edge_index`` has a third
+row: the index of each edge's reverse (``with_reverse_edges``). Every layer takes the
+messages (E, M) as a sixth input (zeros for the first layer) and, but for the last, returns
+(state, messages). The reverse edges make a rank's edge set closed under reversal, which is
+all a triplet sum over (j, k), k != i, needs beyond node features
+(lmp_bench.models.zoo.angular_sums); the plugin never folds their ghosts onto owners.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from lmp_bench.models.zoo.common import reverse_edges
 
 
 @dataclass
@@ -42,6 +53,7 @@ class HaloPieces:
     first: torch.nn.Module
     edge: torch.nn.Module
     layers: list[torch.nn.Module]
+    edge_state_width: int = 0  # messages per edge carried between layers (0: none)
 
     @property
     def halo_widths(self) -> list[int]:
@@ -59,6 +71,40 @@ def no_ghosts(state: torch.Tensor, width: int) -> torch.Tensor:
     return state.new_zeros((0, width))
 
 
+def with_reverse_edges(
+    edge_index: torch.Tensor, edge_vectors: torch.Tensor, owned: int, num_nodes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The edges of an edge-state model (see the module docstring): the reverse of each edge
+    to a ghost appended, and a third row with every edge's reverse. (3, E'), (E', 3)."""
+    to_ghost = edge_index[1] >= owned
+    edges = torch.cat([edge_index, edge_index[:, to_ghost].flip(0)], dim=1)
+    vectors = torch.cat([edge_vectors, -edge_vectors[to_ghost]])
+    reverse = reverse_edges(edges, vectors, num_nodes)
+    return torch.cat([edges, reverse.unsqueeze(0)]), vectors
+
+
+def run_layers(
+    pieces: HaloPieces,
+    state: torch.Tensor,
+    ghosts: list[torch.Tensor],
+    species: torch.Tensor,
+    edge_index: torch.Tensor,
+    features: torch.Tensor,
+) -> list:
+    """The outputs of every layer, each given its ghost rows: [state_1 .. , last output]."""
+    messages = features.new_zeros((features.shape[0], pieces.edge_state_width))
+    outputs = []
+    for k, (layer, ghost) in enumerate(zip(pieces.layers, ghosts, strict=True)):
+        if not pieces.edge_state_width:
+            state = layer(state, ghost, species, edge_index, features)
+        elif k == len(pieces.layers) - 1:
+            state = layer(state, ghost, species, edge_index, features, messages)
+        else:
+            state, messages = layer(state, ghost, species, edge_index, features, messages)
+        outputs.append(state)
+    return outputs
+
+
 def run_pieces(
     pieces: HaloPieces,
     species: torch.Tensor,
@@ -67,11 +113,13 @@ def run_pieces(
 ):
     """The model's output on a graph without ghost rows (one process sees every atom):
     what ``forward`` of a contract-3 model returns."""
+    if pieces.edge_state_width:
+        nodes = species.shape[0]
+        edge_index, edge_vectors = with_reverse_edges(edge_index, edge_vectors, nodes, nodes)
     features = pieces.edge(species, edge_index, edge_vectors)
     state = pieces.first(species)
-    for layer in pieces.layers:
-        state = layer(state, no_ghosts(state, int(layer.halo_width)), species, edge_index, features)
-    return state
+    ghosts = [no_ghosts(state, int(layer.halo_width)) for layer in pieces.layers]
+    return run_layers(pieces, state, ghosts, species, edge_index, features)[-1]
 
 
 def has_halo_pieces(module: torch.nn.Module) -> bool:
@@ -95,22 +143,26 @@ def check_pieces(module: torch.nn.Module, dtype: torch.dtype) -> None:
     keep = src != dst
     edge_index = torch.stack([src[keep], dst[keep]])
     vectors = positions[edge_index[1]] - positions[edge_index[0]]
+    mine = edge_index[0] < owned  # the edges a rank owning atoms 0..5 evaluates
+    local_edges, local_vectors = edge_index[:, mine], vectors[mine]
+    if pieces.edge_state_width:
+        edge_index, vectors = with_reverse_edges(edge_index, vectors, n_atoms, n_atoms)
+        local_edges, local_vectors = with_reverse_edges(local_edges, local_vectors, owned, n_atoms)
     with torch.no_grad():
         features = pieces.edge(species, edge_index, vectors)
-        states = [pieces.first(species)]
-        for layer in pieces.layers:
-            ghost = no_ghosts(states[-1], int(layer.halo_width))
-            states.append(layer(states[-1], ghost, species, edge_index, features))
-        mine = edge_index[0] < owned  # the edges a rank owning atoms 0..5 evaluates
-        local_edges = edge_index[:, mine]
-        local_features = pieces.edge(species, local_edges, vectors[mine])
-        state = states[0][:owned]
+        first = pieces.first(species)
+        ghosts = [no_ghosts(first, int(layer.halo_width)) for layer in pieces.layers]
+        states = [first, *run_layers(pieces, first, ghosts, species, edge_index, features)]
+        local_features = pieces.edge(species, local_edges, local_vectors)
         for k, layer in enumerate(pieces.layers):
             width = int(layer.halo_width)
             if width > states[k].shape[1]:
                 raise ValueError(f"layer {k + 1} reads {width} halo columns of a narrower state")
-            ghost = states[k][owned:, :width].contiguous()
-            state = layer(state, ghost, species, local_edges, local_features)
+        ghosts = [
+            states[k][owned:, : int(layer.halo_width)] for k, layer in enumerate(pieces.layers)
+        ]
+        outputs = run_layers(pieces, first[:owned], ghosts, species, local_edges, local_features)
+        for k, state in enumerate(outputs):
             for a, b in zip(_as_tuple(state), _as_tuple(states[k + 1]), strict=True):
                 scale = float(b.abs().max()) + 1.0
                 if a.shape[0] != owned or float((a - b[:owned]).abs().max()) > 1e-8 * scale:

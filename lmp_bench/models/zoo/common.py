@@ -20,6 +20,13 @@ def scatter_sum(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.T
     return values.new_zeros(shape).index_add(0, index, values)
 
 
+def scatter_owned(values: torch.Tensor, centre: torch.Tensor, owned: int) -> torch.Tensor:
+    """Sum rows of `values` into the `owned` atoms they are centred on; rows centred on
+    ghost atoms (index >= owned) are dropped."""
+    index = torch.where(centre < owned, centre, torch.full_like(centre, owned))
+    return scatter_sum(values, index, owned + 1)[:owned]
+
+
 def cosine_cutoff(distance: torch.Tensor, cutoff: float) -> torch.Tensor:
     """SchNet/PaiNN cutoff: 0.5 (cos(pi r / rc) + 1) inside rc, 0 outside."""
     inside = (distance < cutoff).to(distance.dtype)
@@ -100,6 +107,33 @@ def triplets(
     )
     keep = ~back
     return e_in[keep], e_out[keep]
+
+
+def reverse_edges(
+    edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_nodes: int
+) -> torch.Tensor:
+    """Index of the reverse of every edge: centre and neighbour swapped, vector negated.
+
+    Periodic images give several edges between the same two atoms; the vector picks the
+    right one. An edge without exactly one reverse (only at the rim of a ghost region,
+    beyond the receptive field) maps to itself.
+    """
+    centre, neighbour = edge_index[0], edge_index[1]
+    num_edges = centre.shape[0]
+    key = centre * num_nodes + neighbour
+    order = torch.argsort(key)
+    sorted_key = key[order]
+    wanted = neighbour * num_nodes + centre
+    low = torch.searchsorted(sorted_key, wanted)
+    count = torch.searchsorted(sorted_key, wanted, right=True) - low
+    edges = torch.arange(num_edges, device=centre.device)
+    edge = torch.repeat_interleave(edges, count)
+    first = torch.cumsum(count, 0) - count
+    candidate = order[low[edge] + torch.arange(edge.shape[0], device=centre.device) - first[edge]]
+    match = ((edge_vectors[candidate] + edge_vectors[edge]).abs().sum(-1) < 1e-3).long()
+    total = torch.zeros_like(edges).index_add(0, edge, candidate * match)
+    matches = torch.zeros_like(edges).index_add(0, edge, match)
+    return torch.where(matches == 1, total, edges)
 
 
 def angle_between(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -88,7 +88,12 @@ class Embedding(torch.nn.Module):
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor
     ) -> torch.Tensor:
-        h = self.species(species).to(rbf.dtype)
+        return self.from_rows(self.species(species).to(rbf.dtype), edge_index, rbf)
+
+    def from_rows(
+        self, h: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor
+    ) -> torch.Tensor:
+        """The messages from the atoms' embedding rows h (what the halo carries)."""
         pair = torch.cat([h[edge_index[0]], h[edge_index[1]], silu(self.rbf(rbf))], dim=-1)
         return silu(self.mix(pair))
 
@@ -130,10 +135,25 @@ class Interaction(torch.nn.Module):
         e_in: torch.Tensor,
         e_out: torch.Tensor,
     ) -> torch.Tensor:
-        incoming = silu(self.incoming(m)) * self.rbf(rbf)  # per edge (j, k), with e_RBF(d_kj)
-        incoming = silu(self.down(incoming))
+        incoming = self.incoming_messages(m, rbf)
         per_triplet = incoming[e_in] * self.sbf(sbf)
         gathered = scatter_sum(per_triplet, e_out, m.shape[0])  # sum over k for each (i, j)
+        return self.update(m, gathered)
+
+    def incoming_messages(self, m: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
+        """What edge (j, k) sends into its triplets, in the interaction space (E, int_emb)."""
+        return silu(self.down(silu(self.incoming(m)) * self.rbf(rbf)))
+
+    def triplet_weights(self, radial: torch.Tensor) -> torch.Tensor:
+        """The spherical basis's radial part through the (bias-free, so linear) basis
+        projections, one weight per interaction channel and order: (E, L, K) -> (E, int_emb, L).
+        The triplet term of channel c is sum_l weight[c, l](d_kj) Y_l0(angle_kji)."""
+        weight = self.sbf[1].weight @ self.sbf[0].weight  # (int_emb, L * K)
+        weight = weight.reshape(weight.shape[0], radial.shape[1], radial.shape[2])
+        return torch.einsum("eln,cln->ecl", radial, weight)
+
+    def update(self, m: torch.Tensor, gathered: torch.Tensor) -> torch.Tensor:
+        """New messages from the old ones and the triplet sums (E, int_emb)."""
         update = silu(self.own(m)) + silu(self.up(gathered))
         update = self.before_skip(update)
         return self.after_skip(m + silu(self.skip(update)))
@@ -163,7 +183,11 @@ class Output(torch.nn.Module):
     def forward(
         self, m: torch.Tensor, rbf: torch.Tensor, centre: torch.Tensor, num_nodes: int
     ) -> torch.Tensor:
-        x = self.up(scatter_sum(self.rbf(rbf) * m, centre, num_nodes))
+        return self.energies(scatter_sum(self.rbf(rbf) * m, centre, num_nodes))
+
+    def energies(self, atom_sums: torch.Tensor) -> torch.Tensor:
+        """Per-atom energies from each atom's sum over its edges of (W e_RBF) * m."""
+        x = self.up(atom_sums)
         for layer in self.layers:
             x = silu(layer(x))
         return self.energy(x).squeeze(-1)
@@ -232,6 +256,13 @@ class DimeNetPlusPlus(torch.nn.Module):
             "num_output_layers": 2,
         }
         return cls(species, **(settings | overrides))
+
+    def halo_pieces(self):
+        """Model contract 3 with edge state: the triplet sums as per-atom sums that cross
+        ranks (lmp_bench.models.zoo.dimenet_pieces)."""
+        from lmp_bench.models.zoo.dimenet_pieces import dimenet_pieces
+
+        return dimenet_pieces(self)
 
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor

@@ -45,11 +45,16 @@ import torch
 from lmp_bench.models.zoo.common import (
     GaussianSmearing,
     legendre,
+    reverse_edges,
+    scatter_owned,
     scatter_sum,
     triplets,
 )
 
-INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+
+def halve_variance(x: torch.Tensor) -> torch.Tensor:
+    """x / sqrt(2): a sum of two unit-variance terms brought back to unit variance."""
+    return x * (1.0 / math.sqrt(2.0))
 
 
 def he_orthogonal_(weight: torch.Tensor) -> torch.Tensor:
@@ -74,9 +79,9 @@ def polynomial_envelope(scaled: torch.Tensor, exponent: int) -> torch.Tensor:
     costs float32 models digits in the forces. (common.polynomial_envelope is DimeNet's,
     p = exponent + 1.)
     """
-    series = torch.full_like(scaled, float(math.comb(exponent + 1, 2)))
+    series = torch.full_like(scaled, float((exponent + 1) * exponent // 2))  # C(p + 1, 2)
     for k in range(exponent - 2, -1, -1):
-        series = series * scaled + float(math.comb(k + 2, 2))
+        series = series * scaled + float((k + 2) * (k + 1) // 2)  # C(k + 2, 2)
     value = (1.0 - scaled) ** 3 * series
     return torch.where(scaled < 1.0, value, torch.zeros_like(value))
 
@@ -109,7 +114,7 @@ class ResidualLayer(torch.nn.Module):
         self.mlp = torch.nn.Sequential(Dense(size, size), Dense(size, size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x + self.mlp(x)) * INV_SQRT_2
+        return halve_variance(x + self.mlp(x))
 
 
 class ScaleFactor(torch.nn.Module):
@@ -133,35 +138,11 @@ def mlp(size_in: int, size: int, residual_layers: int) -> torch.nn.Sequential:
 def scatter_sum_lean(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
     """scatter_sum through index_put: its backward keeps only the index, not `values`
     (index_add's keeps the (triplets, features) source alive until the backward pass)."""
-    out = torch.zeros((size,) + tuple(values.shape[1:]), dtype=values.dtype, device=values.device)
-    return out.index_put((index,), values, accumulate=True)
-
-
-def reverse_edges(
-    edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_nodes: int
-) -> torch.Tensor:
-    """Index of the reverse of every edge: centre and neighbour swapped, vector negated.
-
-    Periodic images give several edges between the same two atoms; the vector picks the
-    right one. An edge without exactly one reverse (only at the rim of a ghost region,
-    beyond the receptive field) maps to itself.
-    """
-    centre, neighbour = edge_index[0], edge_index[1]
-    num_edges = centre.shape[0]
-    key = centre * num_nodes + neighbour
-    order = torch.argsort(key)
-    sorted_key = key[order]
-    wanted = neighbour * num_nodes + centre
-    low = torch.searchsorted(sorted_key, wanted)
-    count = torch.searchsorted(sorted_key, wanted, right=True) - low
-    edges = torch.arange(num_edges, device=centre.device)
-    edge = torch.repeat_interleave(edges, count)
-    first = torch.cumsum(count, 0) - count
-    candidate = order[low[edge] + torch.arange(edge.shape[0], device=centre.device) - first[edge]]
-    match = ((edge_vectors[candidate] + edge_vectors[edge]).abs().sum(-1) < 1e-3).long()
-    total = torch.zeros_like(edges).index_add(0, edge, candidate * match)
-    matches = torch.zeros_like(edges).index_add(0, edge, match)
-    return torch.where(matches == 1, total, edges)
+    shape = list(values.shape)
+    shape[0] = size
+    out = torch.zeros(shape, dtype=values.dtype, device=values.device)
+    indices: list[torch.Tensor | None] = [index]
+    return out.index_put(indices, values, accumulate=True)
 
 
 class EdgeEmbedding(torch.nn.Module):
@@ -216,8 +197,7 @@ class TripletInteraction(torch.nn.Module):
         e_out: torch.Tensor,
         reverse: torch.Tensor,
     ) -> torch.Tensor:
-        x = self.scale_rbf(self.dense_ba(m) * self.mlp_rbf(rbf3))
-        x = self.down_projection(x)[e_in]  # (T, triplet)
+        x = self.incoming(m, rbf3)[e_in]  # (T, triplet)
         # Sum over the triplets of each output edge, one spherical order at a time: the
         # temporaries stay (T, triplet), as in the reference's padded matmul, not (T, S, triplet).
         num_edges = m.shape[0]
@@ -225,12 +205,23 @@ class TripletInteraction(torch.nn.Module):
         summed = torch.stack(
             [scatter_sum_lean(x * sph[:, s : s + 1], e_out, num_edges) for s in orders], dim=1
         )  # (E, S, triplet)
+        return self.combine(summed, cbf_radial, reverse)
+
+    def incoming(self, m: torch.Tensor, rbf3: torch.Tensor) -> torch.Tensor:
+        """x_ba: what edge ba sends into the triplets of its output edges (E, triplet)."""
+        return self.down_projection(self.scale_rbf(self.dense_ba(m) * self.mlp_rbf(rbf3)))
+
+    def combine(
+        self, summed: torch.Tensor, cbf_radial: torch.Tensor, reverse: torch.Tensor
+    ) -> torch.Tensor:
+        """The interaction's output per edge from its triplet sums per order (E, S, triplet)."""
+        num_edges = summed.shape[0]
         basis_sum = torch.bmm(cbf_radial.transpose(1, 2), summed)  # (E, cbf, triplet)
         weight = self.bilinear.reshape(self.bilinear.shape[0], -1)
         x = self.scale_cbf_sum(basis_sum.reshape(num_edges, weight.shape[1]) @ weight.T)
         # The triplets found by common.triplets meet at the neighbour j of their output edge:
         # in the paper's terms they belong to the reverse edge (centre j, neighbour i).
-        return (self.up_projection_ca(x[reverse]) + self.up_projection_ac(x)) * INV_SQRT_2
+        return halve_variance(self.up_projection_ca(x[reverse]) + self.up_projection_ac(x))
 
 
 class AtomUpdate(torch.nn.Module):
@@ -243,14 +234,17 @@ class AtomUpdate(torch.nn.Module):
         self.layers = mlp(edge_size, atom_size, residual_layers)
 
     def forward(
-        self, m: torch.Tensor, rbf: torch.Tensor, centre: torch.Tensor, num_nodes: int
+        self, m: torch.Tensor, rbf: torch.Tensor, centre: torch.Tensor, owned: int
     ) -> torch.Tensor:
-        x = self.scale_sum(scatter_sum(m * self.dense_rbf(rbf), centre, num_nodes))
+        """The `owned` atoms' embeddings (edges centred on other atoms are left out)."""
+        x = self.scale_sum(scatter_owned(m * self.dense_rbf(rbf), centre, owned))
         return self.layers(x)
 
 
 class OutputBlock(torch.nn.Module):
     """Atom energies from the edges (and, for direct forces, one force scalar per edge)."""
+
+    __constants__ = ["direct_forces"]  # TorchScript then skips the branch not taken
 
     def __init__(
         self,
@@ -273,9 +267,11 @@ class OutputBlock(torch.nn.Module):
             self.out_forces = Dense(edge_size, 1, activation=False)
 
     def forward(
-        self, m: torch.Tensor, rbf: torch.Tensor, centre: torch.Tensor, num_nodes: int
+        self, m: torch.Tensor, rbf: torch.Tensor, centre: torch.Tensor, owned: int
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = self.scale_sum(scatter_sum(m * self.dense_rbf(rbf), centre, num_nodes))
+        """Energies of the `owned` atoms (edges centred on other atoms are left out) and,
+        for direct forces, a force scalar per edge."""
+        x = self.scale_sum(scatter_owned(m * self.dense_rbf(rbf), centre, owned))
         energy = self.out_energy(self.layers(x)).squeeze(-1)
         if not self.direct_forces:
             return energy, None
@@ -330,12 +326,24 @@ class InteractionBlock(torch.nn.Module):
         e_out: torch.Tensor,
         reverse: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.dense_ca(m) + self.triplet(m, rbf3, cbf_radial, sph, e_in, e_out, reverse)
-        x = self.before_skip(x * INV_SQRT_2)
-        m = self.after_skip((m + x) * INV_SQRT_2)
-        h = (h + self.atom_update(m, rbf_h, edge_index[0], h.shape[0])) * INV_SQRT_2
-        m = (m + self.after_concat(self.concat(h, m, edge_index))) * INV_SQRT_2
-        return h, m
+        m = self.edge_update(m, self.triplet(m, rbf3, cbf_radial, sph, e_in, e_out, reverse))
+        h = self.atom_step(h, m, rbf_h, edge_index[0])
+        return h, self.re_embed(h, m, edge_index)
+
+    def edge_update(self, m: torch.Tensor, triplet: torch.Tensor) -> torch.Tensor:
+        """The messages after the triplet interaction and the residual layers."""
+        x = self.before_skip(halve_variance(self.dense_ca(m) + triplet))
+        return self.after_skip(halve_variance(m + x))
+
+    def atom_step(
+        self, h: torch.Tensor, m: torch.Tensor, rbf_h: torch.Tensor, centre: torch.Tensor
+    ) -> torch.Tensor:
+        """The embeddings of the atoms h holds rows for, from their edges."""
+        return halve_variance(h + self.atom_update(m, rbf_h, centre, h.shape[0]))
+
+    def re_embed(self, h: torch.Tensor, m: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """The messages re-embedded from both atoms' embeddings (h: rows of every node)."""
+        return halve_variance(m + self.after_concat(self.concat(h, m, edge_index)))
 
 
 class GemNetT(torch.nn.Module):
@@ -417,6 +425,13 @@ class GemNetT(torch.nn.Module):
             "cutoff": 3.0,
         }
         return cls(species, **(settings | overrides))
+
+    def halo_pieces(self):
+        """Model contract 3 with edge state: the triplet sums as per-atom sums that cross
+        ranks (lmp_bench.models.zoo.gemnet_pieces)."""
+        from lmp_bench.models.zoo.gemnet_pieces import gemnet_pieces
+
+        return gemnet_pieces(self)
 
     def features(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor

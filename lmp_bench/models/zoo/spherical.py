@@ -46,6 +46,11 @@ def bessel_roots(num_orders: int, num_roots: int) -> list[list[float]]:
     return roots
 
 
+def series_coefficients(order: int) -> list[float]:
+    """The Chebyshev coefficients spherical_bessel(order, ...) needs."""
+    return list(_series_chebyshev(order, float(order + 1)))
+
+
 @functools.lru_cache
 def _series_chebyshev(order: int, switch: float, degree: int = 20) -> tuple[float, ...]:
     """Chebyshev coefficients of S(s) = (2l+1)!! j_l(x) / x^l, s = x^2 in [0, switch^2]
@@ -64,7 +69,7 @@ def _series_chebyshev(order: int, switch: float, degree: int = 20) -> tuple[floa
     return tuple(float(a) for a in chebyshev.chebinterpolate(series, degree))
 
 
-def spherical_bessel(order: int, x: torch.Tensor) -> torch.Tensor:
+def spherical_bessel(order: int, x: torch.Tensor, coefficients: list[float]) -> torch.Tensor:
     """j_order(x) for x > 0, accurate in float32 and float64, finite gradients everywhere.
 
     Below x = order + 1: j_l(x) = x^l / (2l+1)!! S(x^2) with the power series
@@ -72,6 +77,7 @@ def spherical_bessel(order: int, x: torch.Tensor) -> torch.Tensor:
     Above: j_0 = sin x / x, j_1 = sin x / x^2 - cos x / x, j_{l+1} = (2l+1)/x j_l - j_{l-1},
     stable for x > l. Each branch sees only arguments in its own range (the other
     positions get a harmless stand-in) so that neither can put inf or NaN into the gradient.
+    `coefficients`: series_coefficients(order), computed once by the caller.
     """
     switch = float(order + 1)
     small = x < switch
@@ -81,13 +87,14 @@ def spherical_bessel(order: int, x: torch.Tensor) -> torch.Tensor:
     # The power series in s = x^2, summed as a Chebyshev expansion (Clenshaw): its partial
     # sums and their gradients stay of order one, whereas the series' own terms, and the
     # gradients of a Horner scheme, underflow into denormals at small x (~100x slower).
-    coefficients = _series_chebyshev(order, switch)
     y = x_low * x_low * (2.0 / (switch * switch)) - 1.0
     later, latest = torch.zeros_like(y), torch.zeros_like(y)
-    for a in coefficients[:0:-1]:
-        later, latest = latest, a + 2.0 * y * latest - later
+    for n in range(len(coefficients) - 1, 0, -1):
+        later, latest = latest, coefficients[n] + 2.0 * y * latest - later
     total = coefficients[0] + y * latest - later
-    double_factorial = math.prod(range(1, 2 * order + 2, 2))
+    double_factorial = 1.0
+    for factor in range(3, 2 * order + 2, 2):
+        double_factorial *= factor
     low = x_low**order / double_factorial * total
 
     sin, cos = torch.sin(x_high), torch.cos(x_high)
@@ -122,11 +129,15 @@ class SphericalBesselRadial(torch.nn.Module):
         ]
         self.register_buffer("roots", roots)
         self.register_buffer("norms", torch.tensor(norms, dtype=torch.float64))
+        self.series = [series_coefficients(order) for order in range(num_spherical)]
 
     def forward(self, distance: torch.Tensor) -> torch.Tensor:
         scaled = (distance / self.cutoff).unsqueeze(-1)
         roots = self.roots.to(distance.dtype)
-        orders = [spherical_bessel(order, roots[order] * scaled) for order in range(len(roots))]
+        orders = [
+            spherical_bessel(order, roots[order] * scaled, self.series[order])
+            for order in range(self.num_spherical)
+        ]
         radial = torch.stack(orders, dim=1) * self.norms.to(distance.dtype)
         envelope = polynomial_envelope(distance / self.cutoff, self.envelope_exponent)
         return radial * envelope.unsqueeze(-1).unsqueeze(-1)
@@ -222,3 +233,63 @@ class SphericalBasis3D(torch.nn.Module):
         radial = self.radial(distance)[:, self.order_of][edge_of_triplet]
         angular = real_spherical_harmonics(theta, phi, self.num_spherical)
         return (radial * angular.unsqueeze(-1)).flatten(1)
+
+
+class CartesianHarmonics(torch.nn.Module):
+    """Orthonormal real Y_lm of edge directions, l < L, ordered (l, m): (E, 3) -> (E, L^2).
+
+    The same functions as ``real_spherical_harmonics`` (same m order and signs), written in
+    the components of the unit vector: sin^m(theta) cos(m phi) and sin^m(theta) sin(m phi)
+    are the real and imaginary parts of (x + i y)^m, and P_l^m(cos theta) / sin^m(theta) is
+    a polynomial in z. No angle is formed, so the gradient is finite along every axis.
+    By the addition theorem sum_m Y_lm(u) Y_lm(v) = (2l + 1) / (4 pi) P_l(u . v), which
+    turns a sum over triplets into per-atom sums (lmp_bench.models.zoo.angular_sums).
+    """
+
+    def __init__(self, num_spherical: int):
+        super().__init__()
+        self.num_spherical = num_spherical
+        norms = []
+        for order in range(num_spherical):
+            for m in range(-order, order + 1):
+                a = abs(m)
+                ratio = math.factorial(order - a) / math.factorial(order + a)
+                norm = math.sqrt((2 * order + 1) / (4 * math.pi) * ratio)
+                norms.append(norm * (math.sqrt(2.0) if m != 0 else 1.0))
+        self.register_buffer("norms", torch.tensor(norms, dtype=torch.float64))
+
+    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
+        unit = vectors / torch.sqrt((vectors * vectors).sum(-1, keepdim=True))
+        x, y, z = unit[:, 0], unit[:, 1], unit[:, 2]
+        # real and imaginary parts of (x + i y)^m, m = 0 .. L-1
+        real: list[torch.Tensor] = [torch.ones_like(x)]
+        imaginary: list[torch.Tensor] = [torch.zeros_like(x)]
+        for m in range(1, self.num_spherical):
+            real.append(x * real[m - 1] - y * imaginary[m - 1])
+            imaginary.append(x * imaginary[m - 1] + y * real[m - 1])
+        # polynomial[m][l] = P_l^m(z) / sin^m(theta), by the recurrences in l at fixed m
+        polynomial: list[list[torch.Tensor]] = []
+        diagonal = torch.ones_like(z)
+        for m in range(self.num_spherical):
+            if m > 0:
+                diagonal = diagonal * float(2 * m - 1)
+            column: list[torch.Tensor] = [diagonal]
+            if m + 1 < self.num_spherical:
+                column.append(float(2 * m + 1) * z * diagonal)
+            for order in range(m + 2, self.num_spherical):
+                n = order - m
+                column.append(
+                    (
+                        float(2 * order - 1) * z * column[n - 1]
+                        - float(order + m - 1) * column[n - 2]
+                    )
+                    / float(order - m)
+                )
+            polynomial.append(column)
+        harmonics: list[torch.Tensor] = []
+        for order in range(self.num_spherical):
+            for m in range(-order, order + 1):
+                a = abs(m)
+                azimuthal = real[a] if m >= 0 else imaginary[a]
+                harmonics.append(polynomial[a][order - a] * azimuthal)
+        return torch.stack(harmonics, dim=-1) * self.norms.to(vectors.dtype)
