@@ -4,9 +4,9 @@ For each zoo model (small size, float32, untrained with meV/A forces so MD stays
 start) on water boxes of 64, 512 and 4,096 molecules (inputs/water.in), in one run:
 
 - file:     `halo`: model contract 3 (pieces); `one graph`: contract 2, the model as one
-            function. Node-state models (SchNet, PaiNN, ForceNet) get both, so the halo
-            figures stand next to those without it; edge-state models (DimeNet++,
-            SphereNet, GemNet-T/dT) have only one graph.
+            function. Models with pieces (SchNet, PaiNN, ForceNet; DimeNet++, GemNet-T/dT
+            with edge state) get both, so the halo figures stand next to those without it;
+            SphereNet has only one graph.
 - path:     what the plugin did, from its log: `owner graph` (one rank), `halo` (ghosts to
             one cutoff, node features exchanged between layers), `gathered` (rank 0
             evaluates the whole system: a contract-2 file whose ghost graph would hold more
@@ -63,17 +63,19 @@ COLUMNS = [  # (row key, header, width, number format)
 
 
 class GraphOnly(torch.nn.Module):
-    """A model's pieces composed into one function, without `halo_pieces`: exported as one
-    graph (contract 2); scriptable, so both formats work."""
+    """A model without `halo_pieces`, exported as one graph (contract 2): a node-state
+    model's pieces composed into one function, an edge-state model's own forward (with its
+    triplet list); scriptable, so both formats work."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
-        self.pieces = ScriptedPieces(model.halo_pieces())
+        pieces = model.halo_pieces()
+        self.graph = model if pieces.edge_state_width else ScriptedPieces(pieces)
         self.species, self.cutoff = model.species, model.cutoff
         self.num_layers, self.direct_forces = model.num_layers, model.direct_forces
 
     def forward(self, species, edge_index, edge_vectors):
-        return self.pieces(species, edge_index, edge_vectors)
+        return self.graph(species, edge_index, edge_vectors)
 
 
 def model_files(name: str, args, device: str, scratch: Path) -> dict[str, Path]:

@@ -39,9 +39,16 @@ class ScaledModel(torch.nn.Module):
 
     def scaled_pieces(self) -> HaloPieces:
         pieces = self.model.halo_pieces()
-        wrap = ScaledLastDirect if self.direct_forces else ScaledLast
+        wrappers = {  # (direct forces, edge state) -> the last layer's wrapper
+            (False, False): ScaledLast,
+            (True, False): ScaledLastDirect,
+            (False, True): ScaledLastWithMessages,
+            (True, True): ScaledLastDirectWithMessages,
+        }
+        wrap = wrappers[(self.direct_forces, bool(pieces.edge_state_width))]
         last = wrap(pieces.layers[-1], self.scale, self.shifts)
-        return HaloPieces(pieces.first, pieces.edge, [*pieces.layers[:-1], last])
+        layers = [*pieces.layers[:-1], last]
+        return HaloPieces(pieces.first, pieces.edge, layers, pieces.edge_state_width)
 
 
 class ScaledLast(torch.nn.Module):
@@ -55,7 +62,9 @@ class ScaledLast(torch.nn.Module):
         self.register_buffer("shifts", shifts)
 
     def forward(self, state, ghost, species, edge_index, features) -> torch.Tensor:
-        energy = self.layer(state, ghost, species, edge_index, features)
+        return self.energies(self.layer(state, ghost, species, edge_index, features), species)
+
+    def energies(self, energy: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         return energy * self.scale + self.shifts[species[: energy.shape[0]]]
 
 
@@ -64,4 +73,20 @@ class ScaledLastDirect(ScaledLast):
 
     def forward(self, state, ghost, species, edge_index, features):
         energy, forces = self.layer(state, ghost, species, edge_index, features)
-        return energy * self.scale + self.shifts[species[: energy.shape[0]]], forces * self.scale
+        return self.energies(energy, species), forces * self.scale
+
+
+class ScaledLastWithMessages(ScaledLast):
+    """ScaledLast for edge-state networks (their layers also take the edge messages)."""
+
+    def forward(self, state, ghost, species, edge_index, features, messages) -> torch.Tensor:
+        energy = self.layer(state, ghost, species, edge_index, features, messages)
+        return self.energies(energy, species)
+
+
+class ScaledLastDirectWithMessages(ScaledLast):
+    """ScaledLastDirect for edge-state networks."""
+
+    def forward(self, state, ghost, species, edge_index, features, messages):
+        energy, forces = self.layer(state, ghost, species, edge_index, features, messages)
+        return self.energies(energy, species), forces * self.scale
