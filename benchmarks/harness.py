@@ -14,7 +14,7 @@ import torch
 from lmp_bench.data.frames_file import FrameSet
 from lmp_bench.data.water import build_water
 from lmp_bench.lammps.run import loop_performance
-from lmp_bench.lammps.snapshot import run_snapshot
+from lmp_bench.lammps.snapshot import Snapshot, run_snapshot
 from lmp_bench.systems import SYSTEMS, Model
 from lmp_bench.train.checkpoint import new_model
 
@@ -68,8 +68,9 @@ def md_steps_per_second(
 
 def water_md(
     model: Model, molecules: int, steps: int, repeats: int, ranks: int, folder: Path
-) -> tuple[float, str]:
-    """(steps/s, LAMMPS log) of inputs/water.in with `molecules` built molecules."""
+) -> tuple[float, Snapshot]:
+    """(steps/s, the run's snapshot: log, peak memory per rank) of inputs/water.in with
+    `molecules` built molecules."""
     folder.mkdir(parents=True, exist_ok=True)
     variables = SYSTEMS["water"].prepare(folder, model, molecules, 0)
     return deck_md(DECK, variables, steps, repeats, ranks)
@@ -85,14 +86,19 @@ def deck_steps_per_second(
 
 def deck_md(
     deck: Path, variables: dict[str, str], steps: int, repeats: int, ranks: int
-) -> tuple[float, str]:
-    """(deck_steps_per_second, LAMMPS log) of one run."""
+) -> tuple[float, Snapshot]:
+    """(deck_steps_per_second, the run's snapshot) of one run."""
     commands = "".join(f'variable {k} string "{v}"\n' for k, v in variables.items())
-    log = run_snapshot(
-        commands + deck.read_text(), ranks, segments=[10] + [steps] * repeats, atom_virial=False
-    ).log
-    loops = ["Loop time" + part for part in log.split("Loop time")[1:]]
-    return statistics.median(loop_performance(loop)[1] for loop in loops[-repeats:]), log
+    warm_up = min(10, steps)
+    snapshot = run_snapshot(
+        commands + deck.read_text(),
+        ranks,
+        segments=[warm_up] + [steps] * repeats,
+        atom_virial=False,
+        timeout=3600,
+    )
+    loops = ["Loop time" + part for part in snapshot.log.split("Loop time")[1:]]
+    return statistics.median(loop_performance(loop)[1] for loop in loops[-repeats:]), snapshot
 
 
 def ase_md_steps_per_second(atoms, calculator, steps: int, repeats: int) -> float:

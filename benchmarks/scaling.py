@@ -6,13 +6,15 @@ start) on water boxes of 64, 512 and 4,096 molecules (inputs/water.in), in one r
 - file:     `halo`: model contract 3 (pieces); `one graph`: contract 2, the model as one
             function. Models with pieces (SchNet, PaiNN, ForceNet; DimeNet++, GemNet-T/dT
             with edge state) get both, so the halo figures stand next to those without it;
-            SphereNet has only one graph.
+            SphereNet has only one graph, and with --format pt the edge-state models only
+            their pieces (their triplet forward is not scriptable).
 - path:     what the plugin did, from its log: `owner graph` (one rank), `halo` (ghosts to
             one cutoff, node features exchanged between layers), `gathered` (rank 0
             evaluates the whole system: a contract-2 file whose ghost graph would hold more
             atoms per rank than the system), `ghost graph` (ghosts out to layers x cutoff)
 - steps/s:  LAMMPS's own loop time, median of --repeats segments, per rank count
 - speed-up: steps/s on N ranks / steps/s on 1 rank, same file
+- RSS:      the largest peak resident memory of one rank (MiB), over the runs
 
 --nequip RUN adds a nequip run folder (`lmp-bench train --model nequip`): its
 pair_nequip-target file (gathered on several ranks, since its forces are of the whole
@@ -21,9 +23,12 @@ system's energy) and its file in pieces (contract 3, halo exchange). One thread 
 torch sees a GPU. --format pt2 (AOTInductor, the default) or pt
 (TorchScript: its pieces keep autograd graphs, so the backward recomputes nothing).
 
+--size paper gives the paper's hyperparameters instead of the small test size (rows
+marked `paper`); --md-steps then sets the steps per segment of every box (at least 1).
+
 Usage: python benchmarks/scaling.py [--models schnet,painn,forcenet,dimenet++,...]
        [--molecules 64,512,4096] [--ranks 1,2] [--md-steps 100] [--rounds 3] [--format pt2|pt]
-       [--nequip RUN] [--json f]
+       [--size small|paper] [--nequip RUN] [--json f]
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from lmp_bench.systems import Model  # noqa: E402
 torch.set_num_threads(1)
 COLUMNS = [  # (row key, header, width, number format)
     ("model", "model", "<11", ""),
+    ("size", "size", "<7", ""),
     ("file", "file", "<13", ""),
     ("path", "path", "<13", ""),
     ("molecules", "molecules", ">10", ""),
@@ -59,6 +65,7 @@ COLUMNS = [  # (row key, header, width, number format)
     ("ranks", "ranks", ">6", ""),
     ("steps_per_s", "steps/s", ">10", ".2f"),
     ("speedup", "speed-up", ">9", ".2f"),
+    ("peak_rss_mib", "RSS MiB", ">9", ".0f"),
 ]
 
 
@@ -81,13 +88,16 @@ class GraphOnly(torch.nn.Module):
 def model_files(name: str, args, device: str, scratch: Path) -> dict[str, Path]:
     """{file kind: exported file} of zoo model `name`: halo and one graph, or one graph
     only for models without pieces."""
-    model = fresh_model(name, "small", SPECIES)
+    model = fresh_model(name, args.size, SPECIES)
     variants = {"one graph": model}
     if has_halo_pieces(model):
         variants = {"halo": model, "one graph": GraphOnly(model)}
+        if args.format == "pt" and model.halo_pieces().edge_state_width:
+            del variants["one graph"]  # the triplet forward is not scriptable
     files = {}
     for path, module in variants.items():
-        target = scratch / f"{name}-{path.replace(' ', '-')}-{device}.{args.format}"
+        kind = path.replace(" ", "-")
+        target = scratch / f"{name}-{args.size}-{kind}-{device}.{args.format}"
         start = time.perf_counter()
         export(module, target, dtype="float32", device=device)
         seconds = time.perf_counter() - start
@@ -135,14 +145,17 @@ def measure_models(
         file = model.file
         for molecules in args.molecule_counts:
             steps = max(5, round(args.md_steps * 64 / molecules))
+            steps = args.md_steps if args.size == "paper" else steps
             rates: dict[int, list[float]] = {ranks: [] for ranks in rank_counts}
             taken: dict[int, str] = {}
+            memory: dict[int, float] = dict.fromkeys(rank_counts, 0.0)
             for turn in range(args.rounds):
                 for ranks in rank_counts:
                     folder = scratch / f"{file.stem}-{molecules}-{ranks}-{turn}"
-                    rate, log = water_md(model, molecules, steps, args.repeats, ranks, folder)
+                    rate, run = water_md(model, molecules, steps, args.repeats, ranks, folder)
                     rates[ranks].append(rate)
-                    taken[ranks] = path_taken(log)
+                    taken[ranks] = path_taken(run.log)
+                    memory[ranks] = max(memory[ranks], float(run.peak_rss_mib.max()))
             first = None
             for ranks in rank_counts:
                 rate = statistics.median(rates[ranks])
@@ -150,6 +163,7 @@ def measure_models(
                 rows.append(
                     {
                         "model": name,
+                        "size": args.size if name in ZOO else "",
                         "file": path,
                         "path": taken[ranks],
                         "molecules": molecules,
@@ -158,11 +172,12 @@ def measure_models(
                         "ranks": ranks,
                         "steps_per_s": rate,
                         "speedup": rate / first,
+                        "peak_rss_mib": memory[ranks],
                     }
                 )
                 print(
                     f"  {name} {path} water-{molecules} {device} x{ranks} ({taken[ranks]}): "
-                    f"{rate:.2f} steps/s",
+                    f"{rate:.2f} steps/s, {memory[ranks]:.0f} MiB per rank",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -192,6 +207,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed segments per run")
     parser.add_argument("--rounds", type=int, default=3, help="runs per rank count, in turn")
     parser.add_argument("--format", choices=("pt2", "pt"), default="pt2")
+    parser.add_argument("--size", choices=("small", "paper"), default="small")
     parser.add_argument("--nequip", type=Path, help="also a nequip run folder (lmp-bench train)")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     args = parser.parse_args()
@@ -211,7 +227,7 @@ def main() -> None:
             for name in names:
                 rows += measure(name, args, "cuda", gpu_ranks, Path(scratch))
     header = (
-        f"Strong scaling, water (inputs/water.in), zoo size small, float32, .{args.format} "
+        f"Strong scaling, water (inputs/water.in), zoo size {args.size}, float32, .{args.format} "
         f"files, torch {torch.__version__}, 1 thread per rank, {os.cpu_count()} cores"
         + (f", {gpus} x {torch.cuda.get_device_name()}" if gpus else "")
         + f"; steps/s = median of {args.rounds} runs (in turn) of {args.repeats} segments"

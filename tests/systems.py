@@ -164,3 +164,9 @@ def alanine_dataset(folder: Path) -> Path:
         attributes={"system": "alanine"},
     )
     return write_frames(frames, folder / "ala.h5")
+
+
+def min_atoms_per_rank(log: str) -> int:
+    """The 'min' of LAMMPS's 'Nlocal: <ave> ave <max> max <min> min' summary line."""
+    line = next(line for line in log.splitlines() if line.startswith("Nlocal:"))
+    return int(float(line.split()[5]))

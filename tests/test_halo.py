@@ -1,10 +1,12 @@
 """Model contract 3: message passing over MPI ranks by per-layer halo exchange.
 
-Every contract-3 model (SchNet, PaiNN, ForceNet, the message-passing toy; small, float64,
-TorchScript) in LAMMPS on 1-4 ranks and several domain layouts must equal the same model
-evaluated in Python on ASE's periodic neighbour list (energy, forces, per-atom energy) and
-1 rank (virials), to 1e-10; the halo exchange itself must be an exact transpose pair; the
-AOTInductor pieces' compiled VJPs must equal autograd of the pieces.
+Every contract-3 model (SchNet, PaiNN, ForceNet, the message-passing toy, and the
+edge-state DimeNet++, GemNet-T and GemNet-dT; small, float64, TorchScript) in LAMMPS on 1-4
+ranks and several domain layouts must equal the same model evaluated in Python on ASE's
+periodic neighbour list (energy, forces, per-atom energy) and 1 rank (virials), to 1e-10;
+for the edge-state models Python runs their own forward with its triplet list, so the test
+also proves the per-atom triplet sums exact. The halo exchange itself must be an exact
+transpose pair; the AOTInductor pieces' compiled VJPs must equal autograd of the pieces.
 """
 
 from __future__ import annotations
@@ -15,18 +17,26 @@ import numpy as np
 import pytest
 import torch
 from ase.io import read
-from systems import argon_fcc, deck, write_data
+from systems import argon_cluster_in_vacuum, argon_fcc, deck, min_atoms_per_rank, write_data
 
 from lmp_bench import export
-from lmp_bench.export.halo import EdgeVJP, LayerVJP, example_graph, piece_inputs
+from lmp_bench.export.halo import (
+    EdgeVJP,
+    LastLayerWithGradients,
+    LayerVJP,
+    example_graph,
+    piece_inputs,
+)
 from lmp_bench.lammps.snapshot import run_snapshot
 from lmp_bench.models import MessagePassingToy
 from lmp_bench.models.graph import evaluate
+from lmp_bench.models.halo import with_reverse_edges
 from lmp_bench.models.zoo import build
 
 pytestmark = pytest.mark.mpi
 
-MODELS = ["schnet", "painn", "forcenet", "mp-toy"]
+MODELS = ["schnet", "painn", "forcenet", "mp-toy", "dimenet++", "gemnet-t", "gemnet-dt"]
+EDGE_STATE = {"dimenet++", "gemnet-t", "gemnet-dt"}  # small cutoff 3 A: no argon neighbours
 # ranks -> `processors` layouts checked with that many ranks ("" = LAMMPS's choice);
 # 4 x 1 x 1 of the 21 A box gives 5.3 A subdomains, thinner than cutoff + skin: several swaps
 LAYOUTS = {
@@ -40,7 +50,8 @@ def contract3_model(name: str) -> torch.nn.Module:
     torch.manual_seed(0)
     if name == "mp-toy":
         return MessagePassingToy(cutoff=4.5)
-    return build(name, ["Ar"], size="small").double().eval()
+    overrides = {"cutoff": 4.5, "num_blocks": 2} if name in EDGE_STATE else {}
+    return build(name, ["Ar"], size="small", **overrides).double().eval()
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +233,72 @@ def test_compiled_package_on_one_rank_runs_its_whole_graph(argon, message_passin
     )
 
 
+@pytest.fixture(scope="module")
+def edge_state_file(model_dir) -> tuple[torch.nn.Module, object]:
+    """Small DimeNet++ (2 blocks: a middle layer takes and returns messages) as
+    AOTInductor pieces."""
+    model = contract3_model("dimenet++")
+    return model, export(model, model_dir / "halo-dimenet++.pt2")
+
+
+def test_compiled_edge_state_pieces_equal_autograd_of_the_pieces(edge_state_file):
+    """DimeNet++'s AOTInductor programs: every layer's forward (state and messages) = the
+    eager piece, and every VJP (cotangents of state and messages) = torch.autograd of the
+    eager piece, on a graph of new sizes with ghost rows and reverse edges."""
+    from torch._inductor.package import load_package
+
+    model, path = edge_state_file
+    pieces = model.halo_pieces()
+    generator = torch.Generator().manual_seed(11)
+    layers = _edge_state_layer_inputs(pieces, generator)
+    for k, (layer, inputs) in enumerate(zip(pieces.layers, layers, strict=True), start=1):
+        compiled = load_package(str(path), f"layer_{k}")(*inputs)
+        eager = layer(*inputs)
+        if k == len(layers):  # energies, then their gradients
+            compiled, *vjp = compiled
+            expected = LastLayerWithGradients(layer)(*inputs)[1:]
+        else:
+            grads = [torch.rand(t.shape, generator=generator, dtype=t.dtype) for t in eager]
+            vjp = load_package(str(path), f"layer_vjp_{k}")(*inputs, *grads)
+            expected = LayerVJP(layer, messages=True)(*inputs, *grads)
+        for ours, theirs in zip(_as_list(compiled), _as_list(eager), strict=True):
+            assert torch.allclose(ours, theirs.detach(), rtol=0, atol=1e-12), f"layer {k}"
+        assert len(vjp) == 4  # state, ghost, features, messages
+        for ours, theirs in zip(vjp, expected, strict=True):
+            assert ours.shape == theirs.shape
+            assert torch.allclose(ours, theirs, rtol=0, atol=1e-10), f"layer {k} VJP"
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (tuple, list)) else [value]
+
+
+def _edge_state_layer_inputs(pieces, generator: torch.Generator) -> list[tuple]:
+    """Every layer's inputs on a random graph (9 owned atoms, 5 ghosts, their edges and the
+    reverses of edges to ghosts): the owned states and messages the layers produce, random
+    ghost rows."""
+    owned, nodes = 9, 14
+    centre = torch.randint(0, owned, (60,), generator=generator)
+    neighbour = (centre + torch.randint(1, nodes, (60,), generator=generator)) % nodes
+    pairs = torch.unique(torch.stack([centre, neighbour]), dim=1)
+    vectors = 1.0 + 2.0 * torch.rand(pairs.shape[1], 3, generator=generator, dtype=torch.float64)
+    edge_index, vectors = with_reverse_edges(pairs, vectors, owned, nodes)
+    species = torch.zeros(nodes, dtype=torch.long)
+    with torch.no_grad():
+        features = pieces.edge(species, edge_index, vectors)
+        state = pieces.first(species)[:owned]
+        messages = features.new_zeros((features.shape[0], pieces.edge_state_width))
+        inputs = []
+        for layer in pieces.layers:
+            width = int(layer.halo_width)
+            ghost = torch.rand(nodes - owned, width, generator=generator, dtype=torch.float64)
+            inputs.append((state, ghost, species, edge_index, features, messages))
+            out = layer(*inputs[-1])
+            if isinstance(out, tuple):
+                state, messages = out
+    return inputs
+
+
 def _resized(inputs: tuple, generator: torch.Generator) -> tuple:
     """The same layer inputs with fewer owned rows and ghosts (the programs' sizes are
     dynamic; this checks that nothing was specialised to the tracing sizes)."""
@@ -253,3 +330,17 @@ def test_float32_values_cross_ranks_two_to_a_slot(argon, model_dir):
             scale = np.abs(one["forces"]).max()
             assert np.abs(many["forces"] - one["forces"]).max() <= 1e-4 * scale, (name, ranks)
             assert abs(many["energy"] - one["energy"]) <= 1e-5 * abs(one["energy"]), (name, ranks)
+
+
+def test_edge_state_models_with_a_rank_without_atoms(tmp_path, halo_models):
+    """An argon cluster in vacuum on 4 ranks, one of them without atoms: DimeNet++ and
+    GemNet-dT (messages on edges, reverse edges, several exchanges) equal 1 rank."""
+    data = write_data(argon_cluster_in_vacuum(), tmp_path / "cluster.data")
+    for name in ("dimenet++", "gemnet-dt"):
+        model = halo_models[name][1]
+        commands = deck(data, f"pair_style mlff {model}\npair_coeff * * Ar\n", boundary="f f f")
+        one = run_snapshot(commands, 1)
+        four = run_snapshot(commands.replace("atom_modify", "processors 4 1 1\natom_modify"), 4)
+        assert min_atoms_per_rank(four.log) == 0, "the test needs a rank without atoms"
+        assert abs(four.energy[0] - one.energy[0]) <= 1e-10 * abs(one.energy[0]), name
+        assert np.abs(four.forces - one.forces).max() <= 1e-10 * np.abs(one.forces).max(), name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from systems import argon_cluster_in_vacuum, argon_fcc, deck, write_data
+from systems import argon_cluster_in_vacuum, argon_fcc, deck, min_atoms_per_rank, write_data
 
 from lmp_bench.lammps.snapshot import run_snapshot
 
@@ -80,12 +80,6 @@ def test_message_passing_model_equals_python_evaluation(argon_data, message_pass
         np.abs(lammps.forces[0] - python["forces"]).max() <= 1e-10 * np.abs(python["forces"]).max()
     )
     assert np.abs(lammps.atom_energy[0] - python["atom_energy"]).max() <= 1e-10
-
-
-def min_atoms_per_rank(log: str) -> int:
-    """The 'min' of LAMMPS's 'Nlocal: <ave> ave <max> max <min> min' summary line."""
-    line = next(line for line in log.splitlines() if line.startswith("Nlocal:"))
-    return int(float(line.split()[5]))
 
 
 def test_molecule_in_vacuum_with_empty_ranks(tmp_path, lj_files, message_passing_file):

@@ -3,8 +3,10 @@
 AOTInductor (``.pt2``): one package holding a program per piece — ``first``, ``edge``,
 ``layer_k`` (k = 1..L) — and, for conservative models, the vector-Jacobian products
 ``edge_vjp`` and ``layer_vjp_k`` (k < L: the last layer's program returns its gradients
-itself, its cotangent being ones); plus ``graph``, the whole model as one contract-2 graph,
-which one rank runs instead of the pieces (no recompute, kernels fused across layers). A
+itself, its cotangent being ones); plus ``graph``, the pieces composed into one contract-2
+graph, which one rank runs instead of the pieces (no recompute, kernels fused across
+layers). For DimeNet++ and GemNet that is also the faster form on one rank: their per-atom
+triplet sums instead of their own forward's triplet list. A
 compiled program has no autograd, so each VJP program recomputes its piece's forward pass
 inside; it is traced with make_fx (forward + autograd.grad), exported with dynamic atom,
 ghost and edge counts, and compiled like the forward pieces. The package's metadata sits
@@ -25,7 +27,7 @@ import torch
 
 from lmp_bench.export.graph import ExportError, trace_graph, write_torchscript
 from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
-from lmp_bench.models.halo import HaloPieces, no_ghosts, with_reverse_edges
+from lmp_bench.models.halo import HaloPieces, no_ghosts, run_pieces, with_reverse_edges
 
 # Example sizes for tracing: distinct primes that no feature width is likely to equal, so
 # that symbolic tracing keeps every count dynamic and never unifies two of them.
@@ -90,6 +92,20 @@ class EdgeVJP(torch.nn.Module):
         features = self.edge(species, edge_index, vectors)
         (g,) = torch.autograd.grad([features], [vectors], [grad], allow_unused=True)
         return torch.zeros_like(vectors) if g is None else g
+
+
+class PiecesInOneGraph(torch.nn.Module):
+    """The pieces composed into the model's forward (halo.run_pieces), for one graph."""
+
+    def __init__(self, pieces: HaloPieces):
+        super().__init__()
+        self.first, self.edge = pieces.first, pieces.edge
+        self.layers = torch.nn.ModuleList(pieces.layers)
+        self.edge_state_width = pieces.edge_state_width
+
+    def forward(self, species, edge_index, edge_vectors):
+        pieces = HaloPieces(self.first, self.edge, list(self.layers), self.edge_state_width)
+        return run_pieces(pieces, species, edge_index, edge_vectors)
 
 
 class ScriptedPieces(torch.nn.Module):
@@ -271,7 +287,8 @@ def _compile_pieces(
             if name == "first":
                 options["aot_inductor.metadata"] = metadata
             jobs[name] = (program, inputs, options)
-        graph = (DirectForceGraph if not conservative else ConservativeGraph)(module, dtype)
+        graph_of = DirectForceGraph if not conservative else ConservativeGraph
+        graph = graph_of(PiecesInOneGraph(pieces), dtype)
         program = trace_graph(graph, dtype, device, n_species)
         jobs["graph"] = (program, program.example_inputs[0], {"aot_inductor.package": True})
         compiled = {name: compile_program(*job) for name, job in jobs.items()}

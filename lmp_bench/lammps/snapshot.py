@@ -14,6 +14,7 @@ each after a LAMMPS ``clear``, one record each.
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,7 @@ class Snapshot:
     atom_virial: np.ndarray  # (S, N, 6) bar*A^3 (compute stress/atom NULL virial)
     log: str
     terms: dict[str, np.ndarray]  # (S,) extra thermo keywords asked for (e.g. ebond)
+    peak_rss_mib: np.ndarray  # (ranks,) each rank's peak resident memory, MiB
 
 
 def run_snapshot(
@@ -92,6 +94,7 @@ def run_snapshot(
         data = np.load(out_path)
         terms = {key[5:]: data[key] for key in data.files if key.startswith("term_")}
         fields = {key: data[key] for key in data.files if not key.startswith("term_")}
+        fields["peak_rss_mib"] = fields.pop("peak_rss_kib") / 1024.0
         return Snapshot(**fields, log=log, terms=terms)
 
 
@@ -132,8 +135,9 @@ def _worker(spec_path: str, out_path: str) -> None:
     comm = MPI.COMM_WORLD
     lmp = start_lammps(["-screen", "none", "-log", spec["log"], "-nocite"], comm=comm)
     stress = "compute lmpb_stress_atom all stress/atom NULL virial\n" * spec["atom_virial"]
+    not_rows = ("log", "terms", "peak_rss_mib")
     rows: dict[str, list] = {
-        key: [] for key in Snapshot.__dataclass_fields__ if key not in ("log", "terms")
+        key: [] for key in Snapshot.__dataclass_fields__ if key not in not_rows
     }
     for k, commands in enumerate(spec["inputs"]):
         if k:
@@ -146,8 +150,10 @@ def _worker(spec_path: str, out_path: str) -> None:
     for steps in spec["segments"]:
         lmp.command(f"run {steps} pre no post no")
         _record(lmp, rows, spec["terms"], spec["atom_virial"])
+    peak_rss = comm.gather(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, root=0)  # KiB
     if comm.rank == 0:
-        np.savez(out_path, **{key: np.asarray(value) for key, value in rows.items()})
+        arrays = {key: np.asarray(value) for key, value in rows.items()}
+        np.savez(out_path, **arrays, peak_rss_kib=np.asarray(peak_rss, dtype=float))
     lmp.close()
 
 
