@@ -233,21 +233,20 @@ def test_compiled_package_on_one_rank_runs_its_whole_graph(argon, message_passin
     )
 
 
-@pytest.fixture(scope="module")
-def edge_state_file(model_dir) -> tuple[torch.nn.Module, object]:
-    """Small DimeNet++ (2 blocks: a middle layer takes and returns messages) as
-    AOTInductor pieces."""
-    model = contract3_model("dimenet++")
-    return model, export(model, model_dir / "halo-dimenet++.pt2")
-
-
-def test_compiled_edge_state_pieces_equal_autograd_of_the_pieces(edge_state_file):
-    """DimeNet++'s AOTInductor programs: every layer's forward (state and messages) = the
-    eager piece, and every VJP (cotangents of state and messages) = torch.autograd of the
-    eager piece, on a graph of new sizes with ghost rows and reverse edges."""
+@pytest.mark.parametrize(
+    "name",
+    ["dimenet++", pytest.param("gemnet-t", marks=pytest.mark.slow)],  # ~5 min compile
+)
+def test_compiled_edge_state_pieces_equal_autograd_of_the_pieces(name, model_dir):
+    """The AOTInductor programs of DimeNet++ (GemNet-T: slow set) at small size with
+    2 blocks, so that a middle layer takes and returns messages: every layer's forward
+    (state and messages) = the eager piece, and every VJP (cotangents of state and
+    messages) = torch.autograd of the eager piece, on a graph of new sizes with ghost rows
+    and reverse edges."""
     from torch._inductor.package import load_package
 
-    model, path = edge_state_file
+    model = contract3_model(name)
+    path = export(model, model_dir / f"halo-{name}.pt2")
     pieces = model.halo_pieces()
     generator = torch.Generator().manual_seed(11)
     layers = _edge_state_layer_inputs(pieces, generator)
