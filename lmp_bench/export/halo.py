@@ -131,12 +131,16 @@ class ScriptedPieces(torch.nn.Module):
 class ScriptedEdgeStatePieces(ScriptedPieces):
     """ScriptedPieces of an edge-state model: edges with reverses, messages between layers."""
 
+    def __init__(self, pieces: HaloPieces):
+        super().__init__(pieces)
+        self.edge_state_width = pieces.edge_state_width
+
     def forward(self, species, edge_index, edge_vectors):
         nodes = species.shape[0]
         edge_index, edge_vectors = with_reverse_edges(edge_index, edge_vectors, nodes, nodes)
         features = self.edge(species, edge_index, edge_vectors)
         state = self.first(species)
-        messages = features.new_zeros((features.shape[0], 0))
+        messages = features.new_zeros((features.shape[0], self.edge_state_width))
         for layer in self.middle:
             ghost = no_ghosts(state, layer.halo_width)
             state, messages = layer(state, ghost, species, edge_index, features, messages)
