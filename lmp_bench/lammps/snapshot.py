@@ -126,6 +126,18 @@ def _record(lmp, rows: dict[str, list], terms: list[str], atom_virial: bool) -> 
         rows.setdefault(f"term_{term}", []).append(lmp.get_thermo(term))
 
 
+def _peak_rss_kib() -> float:
+    """This process's peak resident memory (KiB): Linux's VmHWM, which starts afresh at
+    exec (ru_maxrss keeps the high-water mark of the process that forked us)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def _worker(spec_path: str, out_path: str) -> None:
     from mpi4py import MPI
 
@@ -150,7 +162,7 @@ def _worker(spec_path: str, out_path: str) -> None:
     for steps in spec["segments"]:
         lmp.command(f"run {steps} pre no post no")
         _record(lmp, rows, spec["terms"], spec["atom_virial"])
-    peak_rss = comm.gather(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, root=0)  # KiB
+    peak_rss = comm.gather(_peak_rss_kib(), root=0)
     if comm.rank == 0:
         arrays = {key: np.asarray(value) for key, value in rows.items()}
         np.savez(out_path, **arrays, peak_rss_kib=np.asarray(peak_rss, dtype=float))
