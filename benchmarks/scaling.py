@@ -49,6 +49,7 @@ from harness import SPECIES, fresh_model, print_table, water_md  # noqa: E402
 
 from lmp_bench.export import export  # noqa: E402
 from lmp_bench.export.halo import ScriptedPieces  # noqa: E402
+from lmp_bench.lammps.snapshot import LammpsRunError  # noqa: E402
 from lmp_bench.models.halo import has_halo_pieces  # noqa: E402
 from lmp_bench.models.zoo import ZOO, canonical_name  # noqa: E402
 from lmp_bench.systems import Model  # noqa: E402
@@ -148,17 +149,25 @@ def measure_models(
             steps = args.md_steps if args.size == "paper" else steps
             rates: dict[int, list[float]] = {ranks: [] for ranks in rank_counts}
             taken: dict[int, str] = {}
-            memory: dict[int, float] = dict.fromkeys(rank_counts, 0.0)
+            peaks: dict[int, list[float]] = {ranks: [] for ranks in rank_counts}
             for turn in range(args.rounds):
                 for ranks in rank_counts:
                     folder = scratch / f"{file.stem}-{molecules}-{ranks}-{turn}"
-                    rate, run = water_md(model, molecules, steps, args.repeats, ranks, folder)
+                    try:
+                        rate, run = water_md(model, molecules, steps, args.repeats, ranks, folder)
+                    except LammpsRunError as err:  # e.g. killed for memory: a '-' in the table
+                        print(f"  {name} {path} water-{molecules} x{ranks} failed: {err}",
+                              file=sys.stderr)  # fmt: skip
+                        rates[ranks].append(float("nan"))
+                        taken.setdefault(ranks, "failed")
+                        continue
                     rates[ranks].append(rate)
                     taken[ranks] = path_taken(run.log)
-                    memory[ranks] = max(memory[ranks], float(run.peak_rss_mib.max()))
+                    peaks[ranks].append(float(run.peak_rss_mib.max()))
             first = None
             for ranks in rank_counts:
                 rate = statistics.median(rates[ranks])
+                peak = max(peaks[ranks], default=float("nan"))
                 first = first or rate
                 rows.append(
                     {
@@ -172,12 +181,12 @@ def measure_models(
                         "ranks": ranks,
                         "steps_per_s": rate,
                         "speedup": rate / first,
-                        "peak_rss_mib": memory[ranks],
+                        "peak_rss_mib": peak,
                     }
                 )
                 print(
                     f"  {name} {path} water-{molecules} {device} x{ranks} ({taken[ranks]}): "
-                    f"{rate:.2f} steps/s, {memory[ranks]:.0f} MiB per rank",
+                    f"{rate:.2f} steps/s, {peak:.0f} MiB per rank",
                     file=sys.stderr,
                     flush=True,
                 )
