@@ -86,7 +86,7 @@ class PairMLFF : public Pair {
   std::vector<int64_t> halo_edge_index; // contract 3: centres, then neighbours (node index),
                                         // then (edge state) each edge's reverse
   int edge_state_width = 0;             // contract 3: messages per edge between layers
-  std::vector<int64_t> edges_of_atom;   // edge state: first edge of each owned centre, + end
+  std::vector<int64_t> group_first, group_end;  // edge state: each owned centre's edges
   std::vector<int> halo_edge_atom;      // neighbour's LAMMPS index (its force goes there)
   std::vector<double> halo_edge_vectors;  // r_j - r_i, Angstrom
   bool conservative = true;             // false: the model returns forces directly

@@ -110,18 +110,22 @@ void PairMLFF::build_halo_edges()
 
 // Edge-state models (see lmp_bench/models/halo.py): the reverse of each edge to a ghost is
 // appended (centred on the ghost, vector negated, its force on the owned end going to the
-// owned atom), and a third row holds every edge's reverse. Edges come grouped by centre, so
-// the reverse of an edge between two owned atoms is found in its neighbour's group.
+// owned atom), and a third row holds every edge's reverse. Edges come grouped by centre (in
+// the neighbour list's order), so the reverse of an edge between two owned atoms is found
+// in its neighbour's group.
 void PairMLFF::add_reverse_edges()
 {
   const int nlocal = atom->nlocal;
   const int64_t count = edge_count;
   const int64_t *centre = halo_edge_index.data();
   const int64_t *neighbour = centre + count;
-  edges_of_atom.assign(nlocal + 1, count);
-  for (int64_t e = count - 1; e >= 0; e--) edges_of_atom[centre[e]] = e;
-  for (int i = nlocal - 1; i >= 0; i--)    // atoms without edges: an empty group
-    if (edges_of_atom[i] == count) edges_of_atom[i] = edges_of_atom[i + 1];
+  // each owned atom's group of edges: [first, end), empty for atoms without edges
+  group_first.assign(nlocal, 0);
+  group_end.assign(nlocal, 0);
+  for (int64_t e = 0; e < count; e++) {
+    if (e == 0 || centre[e] != centre[e - 1]) group_first[centre[e]] = e;
+    group_end[centre[e]] = e + 1;
+  }
   int64_t to_ghosts = 0;
   for (int64_t e = 0; e < count; e++) to_ghosts += neighbour[e] >= nlocal;
   const int64_t total = count + to_ghosts;
@@ -144,7 +148,7 @@ void PairMLFF::add_reverse_edges()
       reverse[e] = added++;
       continue;
     }
-    const int64_t *first = neighbour + edges_of_atom[j], *last = neighbour + edges_of_atom[j + 1];
+    const int64_t *first = neighbour + group_first[j], *last = neighbour + group_end[j];
     const int64_t *found = std::find(first, last, i);
     if (found == last)
       error->one(FLERR, "pair mlff: the edge between atoms {} and {} has no reverse (asymmetric "
