@@ -195,9 +195,9 @@ def measure_models(
 
 def path_taken(log: str) -> str:
     """How the plugin ran the file, from the line it logs."""
-    for phrase, path in (
-        ("halo exchange: ghosts to one cutoff", "halo"),
+    for phrase, path in (  # gathered first: an edge-state file logs halo, then gathered
         ("the whole system, gathered, evaluated on rank 0", "gathered"),
+        ("halo exchange: ghosts to one cutoff", "halo"),
         ("system is evaluated on rank 0 of", "gathered"),
         ("ghost graph: ghosts out to layers x cutoff", "ghost graph"),
         ("one rank: owner graph", "owner graph"),

@@ -104,6 +104,7 @@ void PairMLFF::settings(int narg, char **arg)
 void PairMLFF::load_model(const std::string &path, const std::string &device, int gpu)
 {
   contract = 2;
+  edge_state_width = 0;
   comm_forward = comm_reverse = 0;
   try {
     model = lmp_bench::ModelFile::open(path, device, gpu >= 0 ? gpu : node_local_rank(),
@@ -145,13 +146,13 @@ void PairMLFF::load_model(const std::string &path, const std::string &device, in
   owner_graph = comm->nprocs == 1 && (contract == 3 || message_passing_layers > 1);
   // one rank with a contract-3 package's whole-model graph: that graph, as for contract 2
   graph_of_pieces = contract == 3 && owner_graph && model->has_graph();
+  gathered = false;    // chosen again in init_style, where the processor grid is known
+  path_logged.clear();
   if (contract == 3 && !graph_of_pieces) return load_halo();
-  gathered = false;
   ghostneigh = (!owner_graph && message_passing_layers > 1) ? 1 : 0;
   // Owner graph: ghost atoms get no forces, so the virial comes from the model's per-atom
   // virials, not from LAMMPS's sum of r.f. Direct-force models have no virial at all.
   no_virial_fdotr_compute = (conservative && !owner_graph) ? 0 : 1;
-  path_logged.clear();
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "pair mlff: {} on {} ({}, {} forces, cutoff {} A, {} message-passing layer(s), "
@@ -204,6 +205,7 @@ void PairMLFF::init_style()
   if (!model) error->all(FLERR, "Pair style mlff has no model: check the pair_style line");
   if (contract == 2 && !nequip && !owner_graph && message_passing_layers > 1)
     choose_several_rank_path();
+  if (contract == 3 && edge_state_width > 0 && comm->nprocs > 1) choose_edge_state_path();
   int flags = NeighConst::REQ_FULL;
   if (ghostneigh) flags |= NeighConst::REQ_GHOST;
   if ((owner_graph || nequip || gathered || contract == 3) && atom->tag_enable == 0)
@@ -404,7 +406,7 @@ void PairMLFF::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
   if (nequip) return compute_nequip();
-  if (contract == 3 && !graph_of_pieces) return compute_halo();
+  if (contract == 3 && !graph_of_pieces && !gathered) return compute_halo();
   if (gathered) return compute_gathered();
 
   const int nlocal = atom->nlocal;

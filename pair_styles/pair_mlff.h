@@ -72,6 +72,7 @@ class PairMLFF : public Pair {
   void add_gathered_rows(const std::vector<double> &mine, int width);
   double ghost_graph_share() const;
   void choose_several_rank_path();
+  void choose_edge_state_path();
   void compute_nequip();
 
   std::unique_ptr<lmp_bench::ModelFile> model;

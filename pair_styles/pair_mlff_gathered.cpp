@@ -76,6 +76,31 @@ double PairMLFF::ghost_graph_share() const
   return share;
 }
 
+// An edge-state model (contract 3) on several ranks: each rank also evaluates the reverse
+// of every edge to a ghost, which in a subdomain thinner than 2 x cutoff is most of its
+// edges, so more ranks would be slower. There a package with a whole-model graph evaluates
+// the gathered system instead (rank 0, exact, as fast as one rank); the log says which.
+void PairMLFF::choose_edge_state_path()
+{
+  const bool grid = comm->procgrid[0] > 0 && comm->procgrid[1] > 0 && comm->procgrid[2] > 0;
+  double thinnest = domain->prd[0] + domain->prd[1] + domain->prd[2];
+  for (int d = 0; d < 3; d++) {
+    const double parts = grid ? comm->procgrid[d] : std::cbrt(static_cast<double>(comm->nprocs));
+    if (parts > 1.0) thinnest = std::min(thinnest, domain->prd[d] / parts);
+  }
+  gathered = thinnest < 2.0 * model_cutoff && model->has_graph();
+  no_virial_fdotr_compute = (conservative && !gathered) ? 0 : 1;
+  const std::string path = gathered
+      ? fmt::format("subdomains {:.3g} A thin, under 2 x cutoff: the whole system, gathered, "
+                    "evaluated on rank 0 by the package's whole-model graph: as fast as one "
+                    "rank, ranks share no model work",
+                    thinnest)
+      : fmt::format("subdomains {:.3g} A thin: halo exchange with edge state", thinnest);
+  if (comm->me == 0 && path != path_logged)
+    utils::logmesg(lmp, "pair mlff: model contract 3 on {} ranks, {}\n", comm->nprocs, path);
+  path_logged = path;
+}
+
 // All owned atoms of all ranks, in rank order: IDs, model species, positions. This rank's
 // atoms are rows gathered_first .. gathered_first + nlocal.
 void PairMLFF::gather_system()

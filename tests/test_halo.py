@@ -233,20 +233,30 @@ def test_compiled_package_on_one_rank_runs_its_whole_graph(argon, message_passin
     )
 
 
+_PACKAGES: dict = {}
+
+
+def edge_state_package(name: str, model_dir) -> tuple[torch.nn.Module, object]:
+    """A small edge-state model (2 blocks, so that a middle layer takes and returns
+    messages) as AOTInductor pieces, compiled once per test run."""
+    if name not in _PACKAGES:
+        model = contract3_model(name)
+        _PACKAGES[name] = (model, export(model, model_dir / f"halo-{name}.pt2"))
+    return _PACKAGES[name]
+
+
 @pytest.mark.parametrize(
     "name",
     ["dimenet++", pytest.param("gemnet-t", marks=pytest.mark.slow)],  # ~5 min compile
 )
 def test_compiled_edge_state_pieces_equal_autograd_of_the_pieces(name, model_dir):
-    """The AOTInductor programs of DimeNet++ (GemNet-T: slow set) at small size with
-    2 blocks, so that a middle layer takes and returns messages: every layer's forward
+    """The AOTInductor programs of DimeNet++ (GemNet-T: slow set): every layer's forward
     (state and messages) = the eager piece, and every VJP (cotangents of state and
     messages) = torch.autograd of the eager piece, on a graph of new sizes with ghost rows
     and reverse edges."""
     from torch._inductor.package import load_package
 
-    model = contract3_model(name)
-    path = export(model, model_dir / f"halo-{name}.pt2")
+    model, path = edge_state_package(name, model_dir)
     pieces = model.halo_pieces()
     generator = torch.Generator().manual_seed(11)
     layers = _edge_state_layer_inputs(pieces, generator)
@@ -343,3 +353,19 @@ def test_edge_state_models_with_a_rank_without_atoms(tmp_path, halo_models):
         assert min_atoms_per_rank(four.log) == 0, "the test needs a rank without atoms"
         assert abs(four.energy[0] - one.energy[0]) <= 1e-10 * abs(one.energy[0]), name
         assert np.abs(four.forces - one.forces).max() <= 1e-10 * np.abs(one.forces).max(), name
+
+
+def test_edge_state_package_gathers_where_subdomains_are_thinner_than_two_cutoffs(argon, model_dir):
+    """DimeNet++ (.pt2) on the 21 A argon box: `processors 4 1 1` (5.3 A subdomains, under
+    2 x 4.5 A) takes the gathered system, evaluated by the package's whole-model graph,
+    and `2 1 1` (10.5 A) the halo exchange; both equal 1 rank to 1e-10."""
+    data, _ = argon
+    _, path = edge_state_package("dimenet++", model_dir)
+    one = _rows(run_snapshot(inputs_for(data, path), 1))[0]
+    for ranks, layout, path_taken in [
+        (4, "processors 4 1 1", "under 2 x cutoff: the whole system, gathered, evaluated on"),
+        (2, "processors 2 1 1", "thin: halo exchange with edge state"),
+    ]:
+        snapshot = run_snapshot(inputs_for(data, path, layout), ranks)
+        assert path_taken in snapshot.log, layout
+        _assert_equal_to_1e10(_rows(snapshot)[0], one, layout)
