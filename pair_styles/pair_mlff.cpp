@@ -250,9 +250,7 @@ void PairMLFF::choose_several_rank_path()
       : fmt::format("ghost graph: ghosts out to layers x cutoff ({:.2f}x the system's atoms "
                     "per rank)",
                     share);
-  if (comm->me == 0 && path != path_logged)
-    utils::logmesg(lmp, "pair mlff: model contract 2 on {} ranks, {}\n", comm->nprocs, path);
-  path_logged = path;
+  log_several_rank_path(path);
 }
 
 double PairMLFF::init_one(int i, int j)

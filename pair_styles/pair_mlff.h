@@ -71,6 +71,8 @@ class PairMLFF : public Pair {
   std::vector<double> scatter_rows(const std::vector<double> &all_rows, int width);
   void add_gathered_rows(const std::vector<double> &mine, int width);
   double ghost_graph_share() const;
+  double processor_parts(int d) const;
+  void log_several_rank_path(const std::string &path);
   void choose_several_rank_path();
   void choose_edge_state_path();
   void compute_nequip();
@@ -88,6 +90,7 @@ class PairMLFF : public Pair {
                                         // then (edge state) each edge's reverse
   int edge_state_width = 0;             // contract 3: messages per edge between layers
   std::vector<int64_t> group_first, group_end;  // edge state: each owned centre's edges
+  std::vector<int64_t> reverse_rows;            // edge state: the other (3, E) buffer
   std::vector<int> halo_edge_atom;      // neighbour's LAMMPS index (its force goes there)
   std::vector<double> halo_edge_vectors;  // r_j - r_i, Angstrom
   bool conservative = true;             // false: the model returns forces directly

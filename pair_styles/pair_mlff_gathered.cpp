@@ -64,10 +64,9 @@ int64_t gather_layout(MPI_Comm world, int64_t count, std::vector<int> &counts,
 double PairMLFF::ghost_graph_share() const
 {
   const double shell = message_passing_layers * model_cutoff + neighbor->skin;
-  const bool grid = comm->procgrid[0] > 0 && comm->procgrid[1] > 0 && comm->procgrid[2] > 0;
   double share = 1.0;
   for (int d = 0; d < 3; d++) {
-    const double parts = grid ? comm->procgrid[d] : std::cbrt(static_cast<double>(comm->nprocs));
+    const double parts = processor_parts(d);
     const double box = domain->prd[d];
     double grown = box / parts + 2.0 * shell;
     if (!domain->periodicity[d]) grown = std::min(grown, box);
@@ -82,10 +81,9 @@ double PairMLFF::ghost_graph_share() const
 // the gathered system instead (rank 0, exact, as fast as one rank); the log says which.
 void PairMLFF::choose_edge_state_path()
 {
-  const bool grid = comm->procgrid[0] > 0 && comm->procgrid[1] > 0 && comm->procgrid[2] > 0;
   double thinnest = domain->prd[0] + domain->prd[1] + domain->prd[2];
   for (int d = 0; d < 3; d++) {
-    const double parts = grid ? comm->procgrid[d] : std::cbrt(static_cast<double>(comm->nprocs));
+    const double parts = processor_parts(d);
     if (parts > 1.0) thinnest = std::min(thinnest, domain->prd[d] / parts);
   }
   gathered = thinnest < 2.0 * model_cutoff && model->has_graph();
@@ -96,8 +94,23 @@ void PairMLFF::choose_edge_state_path()
                     "rank, ranks share no model work",
                     thinnest)
       : fmt::format("subdomains {:.3g} A thin: halo exchange with edge state", thinnest);
+  log_several_rank_path(path);
+}
+
+// Ranks along dimension d: the processor grid, or for comm_style tiled (no grid) the cube
+// root of the rank count, as for a uniform density.
+double PairMLFF::processor_parts(int d) const
+{
+  const bool grid = comm->procgrid[0] > 0 && comm->procgrid[1] > 0 && comm->procgrid[2] > 0;
+  return grid ? comm->procgrid[d] : std::cbrt(static_cast<double>(comm->nprocs));
+}
+
+// Logs the path a several-rank run takes (rank 0), once per change of path.
+void PairMLFF::log_several_rank_path(const std::string &path)
+{
   if (comm->me == 0 && path != path_logged)
-    utils::logmesg(lmp, "pair mlff: model contract 3 on {} ranks, {}\n", comm->nprocs, path);
+    utils::logmesg(lmp, "pair mlff: model contract {} on {} ranks, {}\n", contract, comm->nprocs,
+                   path);
   path_logged = path;
 }
 

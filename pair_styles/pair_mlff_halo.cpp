@@ -122,15 +122,16 @@ void PairMLFF::add_reverse_edges()
   // each owned atom's group of edges: [first, end), empty for atoms without edges
   group_first.assign(nlocal, 0);
   group_end.assign(nlocal, 0);
+  int64_t to_ghosts = 0;
   for (int64_t e = 0; e < count; e++) {
     if (e == 0 || centre[e] != centre[e - 1]) group_first[centre[e]] = e;
     group_end[centre[e]] = e + 1;
+    to_ghosts += neighbour[e] >= nlocal;
   }
-  int64_t to_ghosts = 0;
-  for (int64_t e = 0; e < count; e++) to_ghosts += neighbour[e] >= nlocal;
   const int64_t total = count + to_ghosts;
-  std::vector<int64_t> rows(3 * total);
-  int64_t *c = rows.data(), *n = c + total, *reverse = n + total;
+  // the (3, E) rows go to a second buffer, swapped with the first: no allocation per step
+  reverse_rows.resize(3 * total);
+  int64_t *c = reverse_rows.data(), *n = c + total, *reverse = n + total;
   std::copy(centre, centre + count, c);
   std::copy(neighbour, neighbour + count, n);
   halo_edge_atom.resize(total);
@@ -155,7 +156,7 @@ void PairMLFF::add_reverse_edges()
                         "neighbour list)", atom->tag[i], atom->tag[j]);
     reverse[e] = found - neighbour;
   }
-  halo_edge_index.swap(rows);
+  halo_edge_index.swap(reverse_rows);
   edge_count = total;
 }
 
