@@ -4,10 +4,10 @@ For each zoo model (small size, float32, untrained with meV/A forces so MD stays
 start) on water boxes of 64, 512 and 4,096 molecules (inputs/water.in), in one run:
 
 - file:     `halo`: model contract 3 (pieces); `one graph`: contract 2, the model as one
-            function. Models with pieces (SchNet, PaiNN, ForceNet; DimeNet++, GemNet-T/dT
-            with edge state) get both, so the halo figures stand next to those without it;
-            SphereNet has only one graph, and with --format pt the edge-state models only
-            their pieces (their triplet forward is not scriptable).
+            function. Every zoo model has pieces (SchNet, PaiNN, ForceNet; DimeNet++,
+            SphereNet, GemNet-T/dT with edge state) and gets both, so the halo figures stand
+            next to those without it; with --format pt the edge-state models get only their
+            pieces (their triplet forward is not scriptable).
 - path:     what the plugin did, from its log: `owner graph` (one rank), `halo` (ghosts to
             one cutoff, node features exchanged between layers), `gathered` (rank 0
             evaluates the whole system: a contract-2 file whose ghost graph would hold more

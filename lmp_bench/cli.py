@@ -320,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--export",
         choices=("pt2", "pt"),
-        help="zoo model files: pt2 (AOTInductor, default) or pt (TorchScript: SchNet, PaiNN, "
-        "ForceNet only; exports in seconds, runs MD ~10x slower)",
+        help="zoo model files: pt2 (AOTInductor, default) or pt (TorchScript pieces: "
+        "exports in seconds, runs MD ~10x slower)",
     )
     bench.add_argument(
         "--set",

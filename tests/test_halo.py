@@ -1,9 +1,10 @@
 """Model contract 3: message passing over MPI ranks by per-layer halo exchange.
 
 Every contract-3 model (SchNet, PaiNN, ForceNet, the message-passing toy, and the
-edge-state DimeNet++, GemNet-T and GemNet-dT; small, float64, TorchScript) in LAMMPS on 1-4
-ranks and several domain layouts must equal the same model evaluated in Python on ASE's
-periodic neighbour list (energy, forces, per-atom energy) and 1 rank (virials), to 1e-10;
+edge-state DimeNet++, SphereNet, GemNet-T and GemNet-dT; small, float64, TorchScript) in
+LAMMPS on 1-4 ranks and several domain layouts must equal the same model evaluated in
+Python on ASE's periodic neighbour list (energy, forces, per-atom energy) and 1 rank
+(virials), to 1e-10;
 for the edge-state models Python runs their own forward with its triplet list, so the test
 also proves the per-atom triplet sums exact. The halo exchange itself must be an exact
 transpose pair; the AOTInductor pieces' compiled VJPs must equal autograd of the pieces.
@@ -35,8 +36,12 @@ from lmp_bench.models.zoo import build
 
 pytestmark = pytest.mark.mpi
 
-MODELS = ["schnet", "painn", "forcenet", "mp-toy", "dimenet++", "gemnet-t", "gemnet-dt"]
-EDGE_STATE = {"dimenet++", "gemnet-t", "gemnet-dt"}  # small cutoff 3 A: no argon neighbours
+MODELS = [
+    *("schnet", "painn", "forcenet", "mp-toy"),
+    *("dimenet++", "spherenet", "gemnet-t", "gemnet-dt"),
+]
+# their small cutoff, 3 A, reaches no argon neighbours
+EDGE_STATE = {"dimenet++", "spherenet", "gemnet-t", "gemnet-dt"}
 # ranks -> `processors` layouts checked with that many ranks ("" = LAMMPS's choice);
 # 4 x 1 x 1 of the 21 A box gives 5.3 A subdomains, thinner than cutoff + skin: several swaps
 LAYOUTS = {
@@ -247,10 +252,14 @@ def edge_state_package(name: str, model_dir) -> tuple[torch.nn.Module, object]:
 
 @pytest.mark.parametrize(
     "name",
-    ["dimenet++", pytest.param("gemnet-t", marks=pytest.mark.slow)],  # ~5 min compile
+    [
+        "dimenet++",
+        pytest.param("spherenet", marks=pytest.mark.slow),  # ~4 min compile
+        pytest.param("gemnet-t", marks=pytest.mark.slow),  # ~5 min compile
+    ],
 )
 def test_compiled_edge_state_pieces_equal_autograd_of_the_pieces(name, model_dir):
-    """The AOTInductor programs of DimeNet++ (GemNet-T: slow set): every layer's forward
+    """The AOTInductor programs of DimeNet++ (SphereNet, GemNet-T: slow set): every layer's forward
     (state and messages) = the eager piece, and every VJP (cotangents of state and
     messages) = torch.autograd of the eager piece, on a graph of new sizes with ghost rows
     and reverse edges."""
@@ -342,10 +351,11 @@ def test_float32_values_cross_ranks_two_to_a_slot(argon, model_dir):
 
 
 def test_edge_state_models_with_a_rank_without_atoms(tmp_path, halo_models):
-    """An argon cluster in vacuum on 4 ranks, one of them without atoms: DimeNet++ and
-    GemNet-dT (messages on edges, reverse edges, several exchanges) equal 1 rank."""
+    """An argon cluster in vacuum on 4 ranks, one of them without atoms: DimeNet++,
+    SphereNet and GemNet-dT (messages on edges, reverse edges, several exchanges) equal
+    1 rank."""
     data = write_data(argon_cluster_in_vacuum(), tmp_path / "cluster.data")
-    for name in ("dimenet++", "gemnet-dt"):
+    for name in ("dimenet++", "spherenet", "gemnet-dt"):
         model = halo_models[name][1]
         commands = deck(data, f"pair_style mlff {model}\npair_coeff * * Ar\n", boundary="f f f")
         one = run_snapshot(commands, 1)

@@ -100,9 +100,8 @@ def test_conservative_forces_are_energy_gradients(name, water):
 
 @pytest.fixture(scope="session")
 def zoo_files(model_dir):
-    """Each small model exported once (float32): TorchScript pieces for the models with
-    halo pieces (their AOTInductor programs are proved in test_halo.py), one AOTInductor
-    graph for SphereNet."""
+    """Each small model exported once (float32): TorchScript pieces (every zoo model has
+    halo pieces; their AOTInductor programs are proved in test_halo.py)."""
     return {}
 
 
@@ -115,18 +114,10 @@ def exported(name: str, zoo_files: dict, model_dir) -> tuple[torch.nn.Module, ob
     return zoo_files[name]
 
 
-# AOTInductor needs 5-15 min to compile SphereNet's triplet graph (inductor codegen of
-# ~10^4 fused kernels), too long for every CI run: it runs with `pytest -m slow`.
-TRIPLET_MODELS = {"spherenet"}
-
-
 @pytest.mark.mpi
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(name, marks=pytest.mark.slow) if name in TRIPLET_MODELS else name
-        for name in sorted(ZOO)
-    ],
+    sorted(ZOO),
 )
 def test_lammps_equals_python(name, water, zoo_files, model_dir, tmp_path):
     """Forces through the plugin = the same model in Python, float32, 1 and 2 ranks."""
@@ -184,3 +175,67 @@ def test_cartesian_harmonics_obey_the_addition_theorem():
         summed = products[:, order**2 : (order + 1) ** 2].sum(1)
         expected = (2 * order + 1) / (4 * np.pi) * legendre[order]
         assert torch.allclose(summed, expected, atol=1e-13), order
+
+
+def test_wigner_matrices_rotate_harmonics_and_gaunt_expands_products():
+    """SphereNet's per-atom sums (lmp_bench.models.zoo.torsion_sums) rest on two identities,
+    checked here at random directions against harmonics evaluated directly:
+    Y_LM(R v) = sum_M' D^L_MM'(R) Y_LM'(v) in the frame R of each edge (axes built here from
+    the edge and its reference), and Y_l0 Y_l'm' = sum_L gaunt Y_Lm'."""
+    from lmp_bench.models.zoo.spherical import CartesianHarmonics
+    from lmp_bench.models.zoo.torsion_sums import TorsionSums
+
+    generator = torch.Generator().manual_seed(11)
+    edges, references, v = (
+        torch.randn(50, 3, generator=generator, dtype=torch.float64) for _ in range(3)
+    )
+    sums = TorsionSums(3)
+    harmonics = CartesianHarmonics(5)
+    z = -edges / torch.linalg.norm(edges, dim=1, keepdim=True)
+    x = references - (references * z).sum(1, keepdim=True) * z
+    x = x / torch.linalg.norm(x, dim=1, keepdim=True)
+    frame = torch.stack([x, torch.linalg.cross(z, x), z], dim=1)
+    in_frame = harmonics(torch.einsum("eij,ej->ei", frame, v))
+    global_ = harmonics(v)
+    rotations = sums.rotations(edges, references)  # (E, pairs): rows (L, M), then M'
+    rotated = (rotations * global_[:, sums.pair_harmonic]).reshape(50, -1)
+    summed = torch.zeros(50, sums.num_rows, dtype=torch.float64)
+    summed.index_add_(1, sums.pair_row, rotated)
+    rows = [(o, m) for o in range(5) for m in range(-min(o, 2), min(o, 2) + 1)]
+    expected = in_frame[:, [o * o + o + m for o, m in rows]]
+    assert torch.allclose(summed, expected, atol=1e-12)
+    products = (in_frame[:, [0, 2, 6]].unsqueeze(-1) * in_frame[:, :9].unsqueeze(1)).flatten(1)
+    fitted = expected @ sums.gaunt.T
+    assert torch.allclose(fitted, products, atol=1e-12)
+
+
+def test_spherenet_pieces_equal_its_triplet_forward_where_references_tie():
+    """SphereNet's contract-3 pieces against its own forward (triplet list, torsion
+    reference per triplet), in a periodic box of symmetric waters whose two O-H distances
+    are exactly equal: there the reference of an O is the H nearer the axis, a rule the
+    pieces must follow too (with either H the energy differs by ~1e-5 eV)."""
+    from lmp_bench.models.halo import run_pieces
+
+    class Pieces(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model, self.cutoff, self.species = model, model.cutoff, model.species
+            self.direct_forces, self.num_layers = False, model.num_layers
+
+        def forward(self, species, edge_index, edge_vectors):
+            return run_pieces(self.model.halo_pieces(), species, edge_index, edge_vectors)
+
+    torch.manual_seed(0)
+    model = build("spherenet", SPECIES, size="small", num_blocks=2).double().eval()
+    centres = np.array([[2, 2, 2], [4.625, 2.25, 2.125], [2.25, 4.75, 2.5], [4.375, 4.5, 4.875]])
+    positions = np.concatenate([[c, c + [0.75, 0.5, 0], c + [-0.75, 0.5, 0]] for c in centres])
+    assert np.linalg.norm(positions[1] - positions[0]) == np.linalg.norm(
+        positions[2] - positions[0]
+    )
+    species = np.tile([0, 1, 1], 4)
+    cell = np.eye(3) * 7.0
+    triplets = evaluate(model, positions, species, cell)
+    pieces = evaluate(Pieces(model), positions, species, cell)
+    assert abs(pieces["energy"] - triplets["energy"]) <= 1e-12 * abs(triplets["energy"])
+    assert np.abs(pieces["forces"] - triplets["forces"]).max() <= 1e-12
+    assert np.abs(triplets["forces"]).max() > 1e-3

@@ -18,7 +18,6 @@ from pathlib import Path
 from lmp_bench.bench.scales import (
     ALL_MODELS,
     FRAMEWORK_MODELS,
-    TRIPLET_MODELS,
     ZOO_MODELS,
     scale_named,
     train_settings,
@@ -59,7 +58,7 @@ class BenchOptions:
     replicas: int | None = None
     length: float | None = None  # ps per replica
     train_minutes: float | None = None  # cpu scale: training budget per model
-    export: str | None = None  # pt2 | pt (TorchScript: SchNet, PaiNN, ForceNet only)
+    export: str | None = None  # pt2 (AOTInductor) | pt (TorchScript pieces)
     set: list[str] | None = None  # MODEL:KEY=VALUE or zoo:KEY=VALUE training settings
     seed: int | None = None
     device: str | None = None  # zoo training: cpu | cuda; default cuda when torch sees a GPU
@@ -168,7 +167,7 @@ def new_plan(options: BenchOptions, folder: BenchFolder) -> dict:
     scale = scale_named(options.scale)
     models = parse_models(options.models or "all")
     export = options.export or "pt2"
-    check_export(export, models)
+    check_export(export)
     frames = options.frames or STAND_IN_FRAMES
     data = choose_data(options, folder, frames)
     species = molecule_species(options.system, data["path"] if not data["make"] else None)
@@ -242,16 +241,9 @@ def check_same_plan(plan: dict, options: BenchOptions, folder: BenchFolder) -> N
         )
 
 
-def check_export(export: str, models: list[str]) -> None:
+def check_export(export: str) -> None:
     if export not in ("pt2", "pt"):
         raise ValueError(f"--export must be pt2 (AOTInductor) or pt (TorchScript), not {export}")
-    if export == "pt":
-        triplets = [m for m in models if m in TRIPLET_MODELS]
-        if triplets:
-            raise ValueError(
-                f"--export pt: {', '.join(triplets)} cannot be written as TorchScript (not "
-                "scriptable); use --export pt2, or leave them out of --models"
-            )
 
 
 def dataset_frames(path: str) -> int:

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 ZOO_MODELS = ("schnet", "painn", "dimenet++", "spherenet", "gemnet-t", "gemnet-dt", "forcenet")
 FRAMEWORK_MODELS = ("nequip", "deeppot-se")
 ALL_MODELS = ZOO_MODELS + FRAMEWORK_MODELS
-# not scriptable by TorchScript: these export as one AOTInductor graph (.pt2) only
-TRIPLET_MODELS = ("dimenet++", "spherenet", "gemnet-t", "gemnet-dt")
 
 # cpu scale: the paper's architecture (size=paper) with these constructor arguments
 CPU_ARCHITECTURES = {

@@ -42,15 +42,17 @@ class DimeNetFirst(torch.nn.Module):
 
 
 class DimeNetEdges(torch.nn.Module):
-    """Per edge: [e_RBF (K) | spherical-Bessel radial part (L * K) | Y_lm of the edge (L^2)]."""
+    """Per edge: [e_RBF (K) | spherical-Bessel radial part (L * K) | Y_lm of the edge up to
+    order `orders` - 1 | the edge vector (3), if `vectors`]."""
 
-    def __init__(self, model):
+    def __init__(self, model, orders: int = 0, vectors: bool = False):
         super().__init__()
         self.rbf = model.rbf
         self.radial = model.sbf.radial
-        self.harmonics = CartesianHarmonics(model.sbf.num_spherical)
+        self.harmonics = CartesianHarmonics(orders or model.sbf.num_spherical)
         self.cutoff = model.cutoff
         self.envelope_exponent = model.envelope_exponent
+        self.vectors = vectors
 
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
@@ -59,7 +61,10 @@ class DimeNetEdges(torch.nn.Module):
         envelope = polynomial_envelope(distance / self.cutoff, self.envelope_exponent)
         rbf = self.rbf(distance).to(edge_vectors.dtype) * envelope.unsqueeze(-1)
         radial = self.radial(distance).flatten(1)
-        return torch.cat([rbf, radial, self.harmonics(edge_vectors)], dim=1)
+        parts = [rbf, radial, self.harmonics(edge_vectors)]
+        if self.vectors:
+            parts.append(edge_vectors)
+        return torch.cat(parts, dim=1)
 
 
 class DimeNetLayer(torch.nn.Module):
@@ -91,12 +96,8 @@ class DimeNetLayer(torch.nn.Module):
         messages: torch.Tensor,
     ):
         owned = state.shape[0]
-        centre, neighbour, reverse = edge_index[0], edge_index[1], edge_index[2]
-        k_radial = self.num_radial
-        rbf = features[:, :k_radial]
-        radial_end = k_radial + self.num_spherical * k_radial
-        radial = features[:, k_radial:radial_end].reshape(-1, self.num_spherical, k_radial)
-        harmonics = features[:, radial_end:]
+        centre = edge_index[0]
+        rbf = features[:, : self.num_radial]
         if self.embedding is not None:
             rows = torch.cat([state, ghost]).to(features.dtype)
             m = self.embedding.from_rows(rows, edge_index, rbf)
@@ -104,16 +105,47 @@ class DimeNetLayer(torch.nn.Module):
         else:
             assert self.finishing is not None
             m, x = messages[:, : self.hidden], messages[:, self.hidden :]
-            weights = self.finishing.triplet_weights(radial)
-            sums = neighbour_rows(state, ghost)
-            triplet = self.sums.edge_sums(sums, neighbour, harmonics, x[reverse], weights)
-            m = self.finishing.update(m, triplet.sum(-1))
+            triplet = self.read_sums(state, ghost, edge_index, features, x[edge_index[2]])
+            m = self.finishing.update(m, triplet)
             energy = state[:, -1]
         edge_energy = self.output.rbf(rbf) * m
         energy = energy + self.output.energies(scatter_owned(edge_energy, centre, owned))
         if self.starting is None:
             return energy
         x = self.starting.incoming_messages(m, rbf)
-        weights = self.starting.triplet_weights(radial)
-        sums = self.sums.atom_sums(x, weights, harmonics, centre, owned)
+        sums = self.start_sums(x, features, centre, owned)
         return torch.cat([sums, energy.unsqueeze(-1)], dim=1), torch.cat([m, x], dim=1)
+
+    def radial_part(self, features: torch.Tensor) -> torch.Tensor:
+        """The spherical-Bessel radial part of each edge (E, L, K)."""
+        k_radial = self.num_radial
+        radial = features[:, k_radial : k_radial + self.num_spherical * k_radial]
+        return radial.reshape(-1, self.num_spherical, k_radial)
+
+    def harmonics_part(self, features: torch.Tensor) -> torch.Tensor:
+        start = self.num_radial * (1 + self.num_spherical)
+        return features[:, start : start + self.num_spherical * self.num_spherical]
+
+    def read_sums(
+        self,
+        state: torch.Tensor,
+        ghost: torch.Tensor,
+        edge_index: torch.Tensor,
+        features: torch.Tensor,
+        x_reverse: torch.Tensor,
+    ) -> torch.Tensor:
+        """Interaction k - 1's triplet sum of every edge (E, int_emb), from the neighbours'
+        per-atom sums."""
+        assert self.finishing is not None
+        weights = self.finishing.triplet_weights(self.radial_part(features))
+        sums = neighbour_rows(state, ghost)
+        harmonics = self.harmonics_part(features)
+        return self.sums.edge_sums(sums, edge_index[1], harmonics, x_reverse, weights).sum(-1)
+
+    def start_sums(
+        self, x: torch.Tensor, features: torch.Tensor, centre: torch.Tensor, owned: int
+    ) -> torch.Tensor:
+        """Interaction k's per-atom sums of the owned atoms: what neighbours read."""
+        assert self.starting is not None
+        weights = self.starting.triplet_weights(self.radial_part(features))
+        return self.sums.atom_sums(x, weights, self.harmonics_part(features), centre, owned)

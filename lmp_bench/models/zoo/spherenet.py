@@ -124,6 +124,16 @@ class SphericalInteraction(Interaction):
             dense(basis_emb_size_torsion, int_emb_size, bias=False),
         )
 
+    def torsion_weights(self, radial: torch.Tensor) -> torch.Tensor:
+        """The torsion basis's radial part through its (bias-free, so linear) projections:
+        (E, L, K) -> (E, int_emb, L^2). The torsion gate of channel c is
+        sum_lm weight[c, lm](d_kj) Y_lm(theta, phi)."""
+        weight = self.tbf[1].weight @ self.tbf[0].weight  # (int_emb, L^2 * K)
+        orders = torch.arange(radial.shape[1], device=radial.device)
+        order_of = torch.repeat_interleave(orders, 2 * orders + 1)
+        weight = weight.reshape(weight.shape[0], order_of.shape[0], radial.shape[2])
+        return torch.einsum("eqn,cqn->ecq", radial[:, order_of], weight)
+
     def forward(
         self,
         m: torch.Tensor,
@@ -209,6 +219,13 @@ class SphereNet(torch.nn.Module):
             "num_output_layers": 2,
         }
         return cls(species, **(settings | overrides))
+
+    def halo_pieces(self):
+        """Model contract 3 with edge state: the triplet sums, torsion included, as per-atom
+        sums that cross ranks (lmp_bench.models.zoo.spherenet_pieces)."""
+        from lmp_bench.models.zoo.spherenet_pieces import spherenet_pieces
+
+        return spherenet_pieces(self)
 
     def forward(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
