@@ -181,7 +181,8 @@ def test_wigner_matrices_rotate_harmonics_and_gaunt_expands_products():
     """SphereNet's per-atom sums (lmp_bench.models.zoo.torsion_sums) rest on two identities,
     checked here at random directions against harmonics evaluated directly:
     Y_LM(R v) = sum_M' D^L_MM'(R) Y_LM'(v) in the frame R of each edge (axes built here from
-    the edge and its reference), and Y_l0 Y_l'm' = sum_L gaunt Y_Lm'."""
+    the edge and its reference), and (sum_l A_l Y_l0)(sum_l'm' B_l'm' Y_l'm') =
+    sum_LM W_LM Y_LM with W the Gaunt-expanded weights."""
     from lmp_bench.models.zoo.spherical import CartesianHarmonics
     from lmp_bench.models.zoo.torsion_sums import TorsionSums
 
@@ -197,16 +198,25 @@ def test_wigner_matrices_rotate_harmonics_and_gaunt_expands_products():
     frame = torch.stack([x, torch.linalg.cross(z, x), z], dim=1)
     in_frame = harmonics(torch.einsum("eij,ej->ei", frame, v))
     global_ = harmonics(v)
-    rotations = sums.rotations(edges, references)  # (E, pairs): rows (L, M), then M'
-    rotated = (rotations * global_[:, sums.pair_harmonic]).reshape(50, -1)
-    summed = torch.zeros(50, sums.num_rows, dtype=torch.float64)
-    summed.index_add_(1, sums.pair_row, rotated)
+    rotations = sums.rotations(edges, references)  # blocks by L: (rows of L, 2L + 1)
     rows = [(o, m) for o in range(5) for m in range(-min(o, 2), min(o, 2) + 1)]
     expected = in_frame[:, [o * o + o + m for o, m in rows]]
-    assert torch.allclose(summed, expected, atol=1e-12)
-    products = (in_frame[:, [0, 2, 6]].unsqueeze(-1) * in_frame[:, :9].unsqueeze(1)).flatten(1)
-    fitted = expected @ sums.gaunt.T
-    assert torch.allclose(fitted, products, atol=1e-12)
+    rotated, offset = [], 0
+    for order in range(5):
+        count = sum(1 for o, _ in rows if o == order)
+        block = rotations[:, offset : offset + count * (2 * order + 1)]
+        block = block.reshape(50, count, 2 * order + 1)
+        rotated.append(torch.einsum("erm,em->er", block, global_[:, order**2 : (order + 1) ** 2]))
+        offset += count * (2 * order + 1)
+    assert offset == rotations.shape[1] == sums.num_pairs
+    assert torch.allclose(torch.cat(rotated, dim=1), expected, atol=1e-12)
+    zonal = torch.randn(50, 1, 3, generator=generator, dtype=torch.float64)
+    torsion = torch.randn(50, 1, 9, generator=generator, dtype=torch.float64)
+    product = (zonal[:, 0] * in_frame[:, [0, 2, 6]]).sum(1) * (torsion[:, 0] * in_frame[:, :9]).sum(
+        1
+    )
+    expanded = (sums.weights(zonal, torsion)[:, 0] * expected).sum(1)
+    assert torch.allclose(expanded, product, atol=1e-12)
 
 
 def test_spherenet_pieces_equal_its_triplet_forward_where_references_tie():

@@ -6,7 +6,8 @@ AOTInductor (``.pt2``): one package holding a program per piece — ``first``, `
 itself, its cotangent being ones); plus ``graph``, the pieces composed into one contract-2
 graph, which one rank runs instead of the pieces (no recompute, kernels fused across
 layers). For DimeNet++ and GemNet that is also the faster form on one rank: their per-atom
-triplet sums instead of their own forward's triplet list. A
+triplet sums instead of their own forward's triplet list. SphereNet's per-atom sums are
+wider, so its ``graph`` is its own forward (``HaloPieces.one_graph``). A
 compiled program has no autograd, so each VJP program recomputes its piece's forward pass
 inside; it is traced with make_fx (forward + autograd.grad), exported with dynamic atom,
 ghost and edge counts, and compiled like the forward pieces. The package's metadata sits
@@ -292,7 +293,8 @@ def _compile_pieces(
                 options["aot_inductor.metadata"] = metadata
             jobs[name] = (program, inputs, options)
         graph_of = DirectForceGraph if not conservative else ConservativeGraph
-        graph = graph_of(PiecesInOneGraph(pieces), dtype)
+        whole = pieces.one_graph if pieces.one_graph is not None else PiecesInOneGraph(pieces)
+        graph = graph_of(whole, dtype)
         program = trace_graph(graph, dtype, device, n_species)
         jobs["graph"] = (program, program.example_inputs[0], {"aot_inductor.package": True})
         compiled = {name: compile_program(*job) for name, job in jobs.items()}

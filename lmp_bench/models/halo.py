@@ -53,7 +53,10 @@ class HaloPieces:
     first: torch.nn.Module
     edge: torch.nn.Module
     layers: list[torch.nn.Module]
-    edge_state_width: int = 0  # messages per edge carried between layers (0: none)
+    edge_state_width: int = 0  # messages per edge the first layer receives (0: none)
+    # the model as one function (species, edge_index, edge_vectors) -> energies, for one
+    # process and the gathered system, where it is faster than the pieces composed
+    one_graph: torch.nn.Module | None = None
 
     @property
     def halo_widths(self) -> list[int]:

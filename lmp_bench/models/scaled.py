@@ -48,7 +48,8 @@ class ScaledModel(torch.nn.Module):
         wrap = wrappers[(self.direct_forces, bool(pieces.edge_state_width))]
         last = wrap(pieces.layers[-1], self.scale, self.shifts)
         layers = [*pieces.layers[:-1], last]
-        return HaloPieces(pieces.first, pieces.edge, layers, pieces.edge_state_width)
+        one_graph = self if pieces.one_graph is not None else None
+        return HaloPieces(pieces.first, pieces.edge, layers, pieces.edge_state_width, one_graph)
 
 
 class ScaledLast(torch.nn.Module):

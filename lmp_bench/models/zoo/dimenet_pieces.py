@@ -83,8 +83,8 @@ class DimeNetLayer(torch.nn.Module):
         self.finishing = model.interactions[k - 1] if k > 0 else None
         # ... and every layer but the last starts interaction k
         self.starting = None if self.last else model.interactions[k]
-        int_emb = model.interactions[0].down.out_features if blocks else 0
-        self.halo_width = self.hidden if k == 0 else int_emb * self.num_spherical**2
+        self.int_emb = model.interactions[0].down.out_features if blocks else 0
+        self.halo_width = self.hidden if k == 0 else self.int_emb * self.num_spherical**2
 
     def forward(
         self,
@@ -98,14 +98,19 @@ class DimeNetLayer(torch.nn.Module):
         owned = state.shape[0]
         centre = edge_index[0]
         rbf = features[:, : self.num_radial]
+        # messages: [m (hidden) | x (int_emb) | what a model carries to the next layer]
+        carried = messages[:, self.hidden + self.int_emb :]
         if self.embedding is not None:
             rows = torch.cat([state, ghost]).to(features.dtype)
             m = self.embedding.from_rows(rows, edge_index, rbf)
             energy = features.new_zeros(owned)
         else:
             assert self.finishing is not None
-            m, x = messages[:, : self.hidden], messages[:, self.hidden :]
-            triplet = self.read_sums(state, ghost, edge_index, features, x[edge_index[2]])
+            m, x = messages[:, : self.hidden], messages[:, self.hidden : self.hidden + self.int_emb]
+            x_reverse = x[edge_index[2]]
+            triplet, carried = self.read_sums(
+                state, ghost, edge_index, features, x_reverse, carried
+            )
             m = self.finishing.update(m, triplet)
             energy = state[:, -1]
         edge_energy = self.output.rbf(rbf) * m
@@ -113,8 +118,9 @@ class DimeNetLayer(torch.nn.Module):
         if self.starting is None:
             return energy
         x = self.starting.incoming_messages(m, rbf)
-        sums = self.start_sums(x, features, centre, owned)
-        return torch.cat([sums, energy.unsqueeze(-1)], dim=1), torch.cat([m, x], dim=1)
+        sums, carried = self.start_sums(x, features, centre, owned, carried)
+        messages = torch.cat([m, x, carried], dim=1)
+        return torch.cat([sums, energy.unsqueeze(-1)], dim=1), messages
 
     def radial_part(self, features: torch.Tensor) -> torch.Tensor:
         """The spherical-Bessel radial part of each edge (E, L, K)."""
@@ -133,19 +139,28 @@ class DimeNetLayer(torch.nn.Module):
         edge_index: torch.Tensor,
         features: torch.Tensor,
         x_reverse: torch.Tensor,
-    ) -> torch.Tensor:
+        carried: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Interaction k - 1's triplet sum of every edge (E, int_emb), from the neighbours'
-        per-atom sums."""
+        per-atom sums; and the columns to carry on (none for DimeNet++)."""
         assert self.finishing is not None
         weights = self.finishing.triplet_weights(self.radial_part(features))
         sums = neighbour_rows(state, ghost)
         harmonics = self.harmonics_part(features)
-        return self.sums.edge_sums(sums, edge_index[1], harmonics, x_reverse, weights).sum(-1)
+        triplet = self.sums.edge_sums(sums, edge_index[1], harmonics, x_reverse, weights)
+        return triplet.sum(-1), carried
 
     def start_sums(
-        self, x: torch.Tensor, features: torch.Tensor, centre: torch.Tensor, owned: int
-    ) -> torch.Tensor:
-        """Interaction k's per-atom sums of the owned atoms: what neighbours read."""
+        self,
+        x: torch.Tensor,
+        features: torch.Tensor,
+        centre: torch.Tensor,
+        owned: int,
+        carried: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Interaction k's per-atom sums of the owned atoms (what neighbours read), and the
+        columns the messages carry to the next layer."""
         assert self.starting is not None
         weights = self.starting.triplet_weights(self.radial_part(features))
-        return self.sums.atom_sums(x, weights, self.harmonics_part(features), centre, owned)
+        harmonics = self.harmonics_part(features)
+        return self.sums.atom_sums(x, weights, harmonics, centre, owned), carried

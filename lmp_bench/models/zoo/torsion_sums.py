@@ -34,7 +34,7 @@ import torch
 from lmp_bench.models.zoo.common import scatter_owned
 from lmp_bench.models.zoo.spherical import CartesianHarmonics
 
-SAMPLE_DIRECTIONS = 16  # fixed directions P (Fibonacci sphere) that determine D^L for L <= 4
+SAMPLE_DIRECTIONS = 12  # fixed directions P (Fibonacci sphere) that determine D^L for L <= 4
 
 
 def fibonacci_sphere(count: int) -> np.ndarray:
@@ -52,46 +52,38 @@ def harmonic_index(order: int, m: int) -> int:
 
 
 class TorsionSums(torch.nn.Module):
-    """The per-atom sums S, the Wigner matrices of the edge frames and the read-out."""
+    """The per-atom sums S, the Wigner matrices of the edge frames and the read-out.
+
+    Layout of S per atom and of D per edge: blocks by order L, each (C, rows of L, 2L + 1)
+    for S and (rows of L, 2L + 1) for D, rows (L, M) with |M| <= L_max."""
 
     def __init__(self, num_spherical: int):
         super().__init__()
         self.num_spherical = num_spherical
-        top = 2 * (num_spherical - 1)  # highest order of a product Y_l0 Y_l'm'
-        self.orders = top + 1
+        reach = num_spherical - 1
+        self.orders = 2 * reach + 1  # highest order of a product Y_l0 Y_l'm', plus one
         self.harmonics = CartesianHarmonics(self.orders)
-        # rows (L, M) of the product expansion, |M| <= L_max; pairs (row, M') of S and D
         rows = [
             (order, m)
             for order in range(self.orders)
-            for m in range(-min(order, num_spherical - 1), min(order, num_spherical - 1) + 1)
+            for m in range(-min(order, reach), min(order, reach) + 1)
         ]
         self.num_rows = len(rows)
-        pair_row, pair_harmonic = [], []
-        for r, (order, _) in enumerate(rows):
-            for m_prime in range(-order, order + 1):
-                pair_row.append(r)
-                pair_harmonic.append(harmonic_index(order, m_prime))
-        self.num_pairs = len(pair_row)
-        self.register_buffer("pair_row", torch.tensor(pair_row, dtype=torch.long))
-        self.register_buffer("pair_harmonic", torch.tensor(pair_harmonic, dtype=torch.long))
+        # per order L: its rows [row_first, row_end) and its first kept M among 2L + 1
+        self.row_first = [rows.index((o, -min(o, reach))) for o in range(self.orders)]
+        self.row_end = [rows.index((o, min(o, reach))) + 1 for o in range(self.orders)]
+        self.kept_first = [o - min(o, reach) for o in range(self.orders)]
+        self.num_pairs = sum((2 * order + 1) for order, _ in rows)
         self.register_buffer("gaunt", torch.tensor(self._gaunt(rows), dtype=torch.float64))
         on_axis = [math.sqrt((2 * o + 1) / (4 * math.pi)) if m == 0 else 0.0 for o, m in rows]
         self.register_buffer("on_axis", torch.tensor(on_axis, dtype=torch.float64))
-        # per order L, block columns L^2 .. (L + 1)^2 of `inverse`: the pseudo-inverse of
-        # Y_L(P) (P, 2L + 1); and the first row M kept (|M| <= L_max)
+        # D^L = Y_L(R P) pinv(Y_L(P)): per order L, columns L^2 .. (L + 1)^2 of `inverse`
         points = fibonacci_sphere(SAMPLE_DIRECTIONS)
         at_points = self._harmonics_np(points)  # (P, orders^2)
         inverse = np.zeros_like(at_points)
-        kept_first, kept_end = [], []
         for order in range(self.orders):
             block = slice(order * order, (order + 1) ** 2)
             inverse[:, block] = np.linalg.pinv(at_points[:, block].T)
-            reach = min(order, num_spherical - 1)
-            kept_first.append(order - reach)
-            kept_end.append(order + reach + 1)
-        self.kept_first = kept_first
-        self.kept_end = kept_end
         self.register_buffer("inverse", torch.tensor(inverse, dtype=torch.float64))
         self.register_buffer("points", torch.tensor(points, dtype=torch.float64))
 
@@ -101,7 +93,8 @@ class TorsionSums(torch.nn.Module):
     def _gaunt(self, rows: list[tuple[int, int]]) -> np.ndarray:
         """(L * L^2, rows): Y_l0 Y_l'm' = sum over rows (L, M) of gaunt[(l, l'm'), (L, M)]
         Y_LM, fitted by least squares on random directions (exact: the product is a
-        polynomial of degree l + l' on the sphere)."""
+        polynomial of degree l + l' on the sphere). Mostly zeros, but a dense matrix
+        product is the fastest form compiled."""
         directions = np.random.default_rng(7).normal(size=(400, 3))
         values = self._harmonics_np(directions)
         small = self.num_spherical
@@ -128,9 +121,15 @@ class TorsionSums(torch.nn.Module):
     ) -> torch.Tensor:
         """S (owned, C * pairs) from x (E, C), W (E, C, rows) and the harmonics of the
         edge vectors (E, orders^2); edges centred on ghosts are left out."""
-        values = (x.unsqueeze(-1) * weights)[:, :, self.pair_row]
-        values = values * harmonics[:, self.pair_harmonic].unsqueeze(1)
-        return scatter_owned(values.flatten(1), centre, owned)
+        weighted = x.unsqueeze(-1) * weights
+        blocks = []
+        for order in range(self.orders):
+            rows = weighted[:, :, self.row_first[order] : self.row_end[order]]
+            block = harmonics[:, order * order : (order + 1) * (order + 1)]
+            outer = rows.unsqueeze(-1) * block.unsqueeze(1).unsqueeze(1)
+            summed = scatter_owned(outer.flatten(1), centre, owned)
+            blocks.append(summed.reshape(owned, x.shape[1], -1))
+        return torch.cat(blocks, dim=2).flatten(1)
 
     def rotations(self, edge_vectors: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """D (E, pairs) of each edge's frame: z along -edge_vectors (r_i - r_j), x along
@@ -156,11 +155,11 @@ class TorsionSums(torch.nn.Module):
         )
         blocks = []
         for order in range(self.orders):
-            start, end = order * order, (order + 1) * (order + 1)
-            inverse = self.inverse[:, start:end].to(frame.dtype)
-            wigner = torch.einsum("epm,pn->emn", at_rotated[:, :, start:end], inverse)
-            rows = wigner[:, self.kept_first[order] : self.kept_end[order]]
-            blocks.append(rows.flatten(1))
+            start = order * order
+            rows = self.row_end[order] - self.row_first[order]
+            kept = at_rotated[:, :, start + self.kept_first[order] :][:, :, :rows]
+            inverse = self.inverse[:, start : start + 2 * order + 1].to(frame.dtype)
+            blocks.append(torch.einsum("epm,pn->emn", kept, inverse).flatten(1))
         return torch.cat(blocks, dim=1)
 
     def edge_sums(
@@ -175,7 +174,7 @@ class TorsionSums(torch.nn.Module):
         node (owned rows, then ghost rows), x_reverse (E, C) is x of each edge's reverse
         and `weights` (E, C, rows) W at the edge's own length."""
         channels = x_reverse.shape[1]
-        gathered = sums.reshape(sums.shape[0], channels, -1)[neighbour]
+        gathered = sums.index_select(0, neighbour).reshape(neighbour.shape[0], channels, -1)
         out = (gathered * rotations.unsqueeze(1)).sum(-1)
         return out - x_reverse * (weights @ self.on_axis.to(weights.dtype))
 
@@ -226,7 +225,7 @@ def torsion_references(
     """(E, 3): for each edge (i, j), the vector from j to its nearest neighbour other than
     i, from `near` (nodes, 3 * NEAREST) of every node; between two at exactly the same
     distance, the one closer to the axis r_i - r_j (SphereNet's rule)."""
-    rows = near[neighbour]
+    rows = near.index_select(0, neighbour)
     n1, n2, n3 = rows[:, 0:3], rows[:, 3:6], rows[:, 6:9]
     first_is_i = _points_back(n1, edge_vectors)
     c1 = torch.where(first_is_i, n2, n1)
