@@ -254,7 +254,7 @@ def edge_state_package(name: str, model_dir) -> tuple[torch.nn.Module, object]:
     "name",
     [
         "dimenet++",
-        pytest.param("spherenet", marks=pytest.mark.slow),  # ~4 min compile
+        pytest.param("spherenet", marks=pytest.mark.slow),  # ~15 min: also its triplet graph
         pytest.param("gemnet-t", marks=pytest.mark.slow),  # ~5 min compile
     ],
 )
