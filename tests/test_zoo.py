@@ -108,17 +108,13 @@ def zoo_files(model_dir):
 def exported(name: str, zoo_files: dict, model_dir) -> tuple[torch.nn.Module, object]:
     if name not in zoo_files:
         model = small_model(name, torch.float32)
-        suffix = ".pt" if hasattr(model, "halo_pieces") else ".pt2"
-        path = export(model, model_dir / f"zoo-{name}{suffix}", dtype="float32")
+        path = export(model, model_dir / f"zoo-{name}.pt", dtype="float32")
         zoo_files[name] = (model, path)
     return zoo_files[name]
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize(
-    "name",
-    sorted(ZOO),
-)
+@pytest.mark.parametrize("name", sorted(ZOO))
 def test_lammps_equals_python(name, water, zoo_files, model_dir, tmp_path):
     """Forces through the plugin = the same model in Python, float32, 1 and 2 ranks."""
     model, path = exported(name, zoo_files, model_dir)

@@ -85,6 +85,7 @@ class DimeNetLayer(torch.nn.Module):
         self.starting = None if self.last else model.interactions[k]
         self.int_emb = model.interactions[0].down.out_features if blocks else 0
         self.halo_width = self.hidden if k == 0 else self.int_emb * self.num_spherical**2
+        self.harmonic_orders = self.num_spherical  # orders of Y_lm in the edge features
 
     def forward(
         self,
@@ -130,7 +131,7 @@ class DimeNetLayer(torch.nn.Module):
 
     def harmonics_part(self, features: torch.Tensor) -> torch.Tensor:
         start = self.num_radial * (1 + self.num_spherical)
-        return features[:, start : start + self.num_spherical * self.num_spherical]
+        return features[:, start : start + self.harmonic_orders * self.harmonic_orders]
 
     def read_sums(
         self,

@@ -38,13 +38,10 @@ class SphereNetLayer(DimeNetLayer):
     def __init__(self, model, k: int):
         super().__init__(model, k)
         self.sums = TorsionSums(self.num_spherical)
+        self.harmonic_orders = self.sums.orders
         self.sums_width = self.int_emb * self.sums.num_pairs
         self.nearest_count = NEAREST
         self.halo_width = self.hidden if k == 0 else self.sums_width + 3 * NEAREST
-
-    def harmonics_part(self, features: torch.Tensor) -> torch.Tensor:
-        start = self.num_radial * (1 + self.num_spherical)
-        return features[:, start : start + self.sums.orders * self.sums.orders]
 
     def read_sums(
         self,
