@@ -21,7 +21,7 @@ pair_nequip-target file (gathered on several ranks, since its forces are of the 
 system's energy) and its file in pieces (contract 3, halo exchange). One thread per rank
 (OMP_NUM_THREADS=1), so N ranks use N cores. A GPU section (one rank per GPU) runs when
 torch sees a GPU. --format pt2 (AOTInductor, the default) or pt
-(TorchScript: its pieces keep autograd graphs, so the backward recomputes nothing).
+(TorchScript: its pieces keep autograd graphs between forward and backward).
 
 --size paper gives the paper's hyperparameters instead of the small test size (rows
 marked `paper`); --md-steps then sets the steps per segment of every box (at least 1).

@@ -82,6 +82,9 @@ class AotiModel : public ModelFile {
     const bool conservative = require("forces") == "conservative";
     // the last layer's program returns its own gradients (its cotangent is always ones)
     if (conservative) last_layer_ = "layer_" + std::to_string(layers);
+    if (conservative && (!metadata().count("vjp") || require("vjp") != "residuals"))
+      throw std::runtime_error("model file " + path + " was written by an older lmp-bench (its "
+                               "VJP programs recompute the forward pass): export it again");
     for (const auto &name : std::vector<std::string>(names)) {
       loaders_[name] = load(path, name);
       if (conservative && name != "first" && name != last_layer_)
@@ -107,18 +110,20 @@ class AotiModel : public ModelFile {
       last_layer_grads_.assign(out.begin() + 1, out.end());
       out.resize(1);
     } else if (keep_for_vjp) {
-      kept_[name] = inputs;
+      kept_[name] = out;    // the piece's outputs, then the activations its VJP takes
     }
     return out;
   }
 
-  // A compiled program has no autograd: the VJP program recomputes the piece's forward.
-  // The last layer's gradients came with its forward call (its cotangent is ones).
+  // A compiled program has no autograd: a piece's forward program returns, after its
+  // outputs, the activations its VJP program takes (lmp_bench/export/residuals.py). The last
+  // layer's gradients came with its forward call (its cotangent is ones).
   std::vector<torch::Tensor> vjp(const std::string &name,
                                  const std::vector<torch::Tensor> &grads) override
   {
     if (name == last_layer_) return last_layer_grads_;
-    auto inputs = kept_.at(name);
+    const auto &kept = kept_.at(name);
+    std::vector<torch::Tensor> inputs(kept.begin() + grads.size(), kept.end());
     inputs.insert(inputs.end(), grads.begin(), grads.end());
     auto out = program(vjp_program(name)).run(inputs);
     kept_.erase(name);

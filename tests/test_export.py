@@ -95,3 +95,62 @@ def test_stillinger_weber_three_body_expansion_matches_triplet_sum():
                 )
     assert expected > 0
     assert result["energy"] == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ["schnet", "painn", "spherenet"])  # dimenet++: test_halo
+def test_split_programs_equal_autograd_on_a_graph_of_other_sizes(name):
+    """The forward and VJP programs export writes for a layer and the edge piece (the joint
+    graph cut in two, export.residuals), exported with dynamic sizes (not compiled: fast): on
+    a graph of other sizes than the one they were traced on, the forward = the eager piece
+    and the VJP, fed the activations the forward returned, = torch.autograd of the piece."""
+    from lmp_bench.export.halo import edge_joint, example_graph, layer_joint, programs_of
+    from lmp_bench.models.halo import with_reverse_edges
+    from lmp_bench.models.zoo import build
+
+    torch.manual_seed(0)
+    pieces = build(name, ["O", "H"], size="small").double().eval().halo_pieces()
+    carried = bool(pieces.edge_state_width)
+    traced_on = example_graph(2, torch.float64, "cpu", reverses=carried)
+    programs = programs_of(pieces, traced_on, conservative=True)
+
+    def exported(program: str):
+        module, inputs, dims = programs[program]
+        return torch.export.export(module, tuple(inputs), dynamic_shapes=dims).module()
+
+    generator = torch.Generator().manual_seed(5)
+    owned, ghosts = 11, 6
+    centre = torch.randint(0, owned, (50,), generator=generator)
+    neighbour = (centre + torch.randint(1, owned + ghosts, (50,), generator=generator)) % (
+        owned + ghosts
+    )
+    edge_index = torch.stack([centre, neighbour])
+    vectors = 0.8 + torch.rand(50, 3, generator=generator, dtype=torch.float64)
+    if carried:
+        edge_index, vectors = with_reverse_edges(edge_index, vectors, owned, owned + ghosts)
+    species = torch.randint(0, 2, (owned + ghosts,), generator=generator)
+
+    edge_inputs = (species, edge_index, vectors)
+    features, *residuals = exported("edge")(*edge_inputs)
+    grad = torch.rand(features.shape, generator=generator, dtype=torch.float64)
+    (vectors_grad,) = exported("edge_vjp")(*residuals, grad)
+    expected = edge_joint(pieces.edge)(edge_inputs, [grad])
+    assert torch.allclose(features, expected[0], rtol=0, atol=1e-12)
+    assert torch.allclose(vectors_grad, expected[1], rtol=0, atol=1e-10)
+
+    layer = pieces.layers[0]
+    with torch.no_grad():
+        state = pieces.first(species)[:owned]
+    ghost = torch.rand(ghosts, int(layer.halo_width), generator=generator, dtype=torch.float64)
+    inputs = [state, ghost, species, edge_index, features]
+    if carried:
+        inputs.append(torch.rand(features.shape[0], pieces.edge_state_width, dtype=torch.float64))
+    outputs = 2 if carried else 1
+    results = exported("layer_1")(*inputs)
+    grads = [torch.rand(t.shape, generator=generator, dtype=t.dtype) for t in results[:outputs]]
+    vjp = exported("layer_vjp_1")(*results[outputs:], *grads)
+    expected = layer_joint(layer)(inputs, grads)
+    assert len(vjp) == len(expected) - outputs
+    for ours, theirs in zip([*results[:outputs], *vjp], expected, strict=True):
+        assert ours.shape == theirs.shape
+        assert torch.allclose(ours, theirs, rtol=0, atol=1e-10)
+    assert max(t.abs().max() for t in vjp) > 0

@@ -21,13 +21,7 @@ from ase.io import read
 from systems import argon_cluster_in_vacuum, argon_fcc, deck, min_atoms_per_rank, write_data
 
 from lmp_bench import export
-from lmp_bench.export.halo import (
-    EdgeVJP,
-    LastLayerWithGradients,
-    LayerVJP,
-    example_graph,
-    piece_inputs,
-)
+from lmp_bench.export.halo import edge_joint, example_graph, layer_joint, piece_inputs
 from lmp_bench.lammps.snapshot import run_snapshot
 from lmp_bench.models import MessagePassingToy
 from lmp_bench.models.graph import evaluate
@@ -189,8 +183,9 @@ def test_contract_two_file_keeps_the_ghost_graph_where_it_is_smaller(tmp_path, c
 
 def test_compiled_pieces_equal_autograd_of_the_pieces(message_passing_file):
     """Each AOTInductor program of the toy (.pt2): forward = the eager piece, and every VJP
-    = torch.autograd of the eager piece, on a graph of new sizes with ghost rows. The last
-    layer's program returns its energies' gradients itself (their cotangent is ones)."""
+    (fed the activations its forward program returned) = torch.autograd of the eager piece,
+    on a graph of new sizes with ghost rows. The last layer's program returns its energies'
+    gradients itself (their cotangent is ones)."""
     from torch._inductor.package import load_package
 
     pieces = MessagePassingToy().halo_pieces()
@@ -200,22 +195,24 @@ def test_compiled_pieces_equal_autograd_of_the_pieces(message_passing_file):
     for k, inputs in enumerate(layer_inputs, start=1):
         inputs = _resized(inputs, generator)
         layer = pieces.layers[k - 1]
-        compiled = load_package(str(message_passing_file), f"layer_{k}")(*inputs)
+        energy, *rest = load_package(str(message_passing_file), f"layer_{k}")(*inputs)
         if k == len(layer_inputs):
-            energy, *vjp = compiled
-            grad = torch.ones(inputs[0].shape[0], dtype=torch.float64)
+            vjp, grad = rest, torch.ones(inputs[0].shape[0], dtype=torch.float64)
         else:
-            energy = compiled
             grad = torch.rand(inputs[0].shape, generator=generator, dtype=torch.float64)
-            vjp = load_package(str(message_passing_file), f"layer_vjp_{k}")(*inputs, grad)
-        assert torch.allclose(energy, layer(*inputs).detach(), rtol=0, atol=1e-12)
-        for ours, expected in zip(vjp, LayerVJP(layer)(*inputs, grad), strict=True):
-            assert ours.shape == expected.shape
-            assert torch.allclose(ours, expected, rtol=0, atol=1e-10), f"layer {k}"
+            vjp = load_package(str(message_passing_file), f"layer_vjp_{k}")(*rest, grad)
+        expected = layer_joint(layer)(inputs, [grad])
+        assert torch.allclose(energy, expected[0], rtol=0, atol=1e-12)
+        for ours, theirs in zip(vjp, expected[1:], strict=True):
+            assert ours.shape == theirs.shape
+            assert torch.allclose(ours, theirs, rtol=0, atol=1e-10), f"layer {k}"
+    args = (graph["species"], graph["edge_index"], graph["edge_vectors"])
     features_grad = torch.rand(graph["edge_vectors"].shape[0], 8, dtype=torch.float64)
-    args = (graph["species"], graph["edge_index"], graph["edge_vectors"], features_grad)
-    compiled = load_package(str(message_passing_file), "edge_vjp")(*args)
-    assert torch.allclose(compiled, EdgeVJP(pieces.edge)(*args), rtol=0, atol=1e-10)
+    features, *residuals = load_package(str(message_passing_file), "edge")(*args)
+    (compiled,) = load_package(str(message_passing_file), "edge_vjp")(*residuals, features_grad)
+    expected = edge_joint(pieces.edge)(args, [features_grad])
+    assert torch.allclose(features, expected[0], rtol=0, atol=1e-12)
+    assert torch.allclose(compiled, expected[1], rtol=0, atol=1e-10)
 
 
 def test_compiled_package_on_one_rank_runs_its_whole_graph(argon, message_passing_file):
@@ -271,18 +268,19 @@ def test_compiled_edge_state_pieces_equal_autograd_of_the_pieces(name, model_dir
     layers = _edge_state_layer_inputs(pieces, generator)
     for k, (layer, inputs) in enumerate(zip(pieces.layers, layers, strict=True), start=1):
         compiled = load_package(str(path), f"layer_{k}")(*inputs)
-        eager = layer(*inputs)
         if k == len(layers):  # energies, then their gradients
-            compiled, *vjp = compiled
-            expected = LastLayerWithGradients(layer)(*inputs)[1:]
-        else:
-            grads = [torch.rand(t.shape, generator=generator, dtype=t.dtype) for t in eager]
-            vjp = load_package(str(path), f"layer_vjp_{k}")(*inputs, *grads)
-            expected = LayerVJP(layer, messages=True)(*inputs, *grads)
-        for ours, theirs in zip(_as_list(compiled), _as_list(eager), strict=True):
-            assert torch.allclose(ours, theirs.detach(), rtol=0, atol=1e-12), f"layer {k}"
+            outputs, vjp = compiled[:1], compiled[1:]
+            grads = [torch.ones(inputs[0].shape[0], dtype=torch.float64)]
+        else:  # state and messages, then the activations the VJP program takes
+            outputs, residuals = compiled[:2], compiled[2:]
+            grads = [torch.rand(t.shape, generator=generator, dtype=t.dtype) for t in outputs]
+            vjp = load_package(str(path), f"layer_vjp_{k}")(*residuals, *grads)
+        expected = layer_joint(layer)(inputs, grads)
+        for ours, theirs in zip(outputs, expected[: len(outputs)], strict=True):
+            error = (ours - theirs).abs().max().item()
+            assert error <= 1e-10 * (1 + theirs.abs().max().item()), f"layer {k}: {error}"
         assert len(vjp) == 4  # state, ghost, features, messages
-        for ours, theirs in zip(vjp, expected, strict=True):
+        for ours, theirs in zip(vjp, expected[len(outputs) :], strict=True):
             assert ours.shape == theirs.shape
             assert torch.allclose(ours, theirs, rtol=0, atol=1e-10), f"layer {k} VJP"
 

@@ -131,7 +131,7 @@ def test_pieces_compiled_vjps_equal_autograd_of_nequip(nequip_run):
     gradients itself (their cotangent is ones)."""
     from torch._inductor.package import load_package
 
-    from lmp_bench.export.halo import EdgeVJP, LayerVJP, example_graph, piece_inputs
+    from lmp_bench.export.halo import edge_joint, example_graph, layer_joint, piece_inputs
     from lmp_bench.frameworks.nequip_pieces import NequIPPieces
 
     package = str(nequip_run / nequip_framework.PIECES)
@@ -142,22 +142,24 @@ def test_pieces_compiled_vjps_equal_autograd_of_nequip(nequip_run):
     layer_inputs = piece_inputs(pieces, graph)
     for k, inputs in enumerate(layer_inputs, start=1):
         layer = pieces.layers[k - 1]
+        out, *rest = load_package(package, f"layer_{k}")(*inputs)
         if k == len(layer_inputs):
-            out, *vjp = load_package(package, f"layer_{k}")(*inputs)
-            grad = torch.ones(inputs[0].shape[0], dtype=torch.float64)
-        else:
-            out = load_package(package, f"layer_{k}")(*inputs)
+            vjp, grad = rest, torch.ones(inputs[0].shape[0], dtype=torch.float64)
+        else:  # rest: the activations the VJP program takes
             grad = torch.rand(out.shape, generator=generator, dtype=torch.float64)
-            vjp = load_package(package, f"layer_vjp_{k}")(*inputs, grad)
-        assert torch.allclose(out, layer(*inputs).detach(), rtol=0, atol=1e-10), k
-        for ours, expected in zip(vjp, LayerVJP(layer)(*inputs, grad), strict=True):
-            assert torch.allclose(ours, expected, rtol=0, atol=1e-10), k
-            assert expected.abs().max() > 0 or expected.numel() == 0, k
-    features = pieces.edge(graph["species"], graph["edge_index"], graph["edge_vectors"])
+            vjp = load_package(package, f"layer_vjp_{k}")(*rest, grad)
+        expected = layer_joint(layer)(inputs, [grad])
+        assert torch.allclose(out, expected[0], rtol=0, atol=1e-10), k
+        for ours, theirs in zip(vjp, expected[1:], strict=True):
+            assert torch.allclose(ours, theirs, rtol=0, atol=1e-10), k
+            assert theirs.abs().max() > 0 or theirs.numel() == 0, k
+    args = (graph["species"], graph["edge_index"], graph["edge_vectors"])
+    features, *residuals = load_package(package, "edge")(*args)
     grad = torch.rand(features.shape, generator=generator, dtype=torch.float64)
-    args = (graph["species"], graph["edge_index"], graph["edge_vectors"], grad)
-    compiled = load_package(package, "edge_vjp")(*args)
-    assert torch.allclose(compiled, EdgeVJP(pieces.edge)(*args), rtol=0, atol=1e-10)
+    (compiled,) = load_package(package, "edge_vjp")(*residuals, grad)
+    expected = edge_joint(pieces.edge)(args, [grad])
+    assert torch.allclose(features, expected[0], rtol=0, atol=1e-10)
+    assert torch.allclose(compiled, expected[1], rtol=0, atol=1e-10)
 
 
 def compiled_predictions(compiled: Path, frames, indices) -> tuple[np.ndarray, np.ndarray]:

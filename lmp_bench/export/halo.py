@@ -7,11 +7,12 @@ itself, its cotangent being ones); plus ``graph``, the pieces composed into one 
 graph, which one rank runs instead of the pieces (no recompute, kernels fused across
 layers). For DimeNet++ and GemNet that is also the faster form on one rank: their per-atom
 triplet sums instead of their own forward's triplet list. SphereNet's per-atom sums are
-wider, so its ``graph`` is its own forward (``HaloPieces.one_graph``). A
-compiled program has no autograd, so each VJP program recomputes its piece's forward pass
-inside; it is traced with make_fx (forward + autograd.grad), exported with dynamic atom,
-ghost and edge counts, and compiled like the forward pieces. The package's metadata sits
-on ``first``.
+wider, so its ``graph`` is its own forward (``HaloPieces.one_graph``). A compiled program
+has no autograd: each piece's forward and backward are traced as one joint graph and cut in
+two by torch's partitioner (residuals.py), so that ``layer_k`` and ``edge`` also return the
+activations their VJP program takes (metadata ``vjp=residuals``); nothing is recomputed but
+what the partitioner finds cheaper to recompute than to keep. Every program is exported
+with dynamic atom, ghost and edge counts. The package's metadata sits on ``first``.
 
 TorchScript (``.pt``): one scripted module holding the pieces as submodules ``first``,
 ``edge``, ``middle`` (layers 1..L-1) and ``last``; the plugin keeps autograd graphs
@@ -21,12 +22,14 @@ between a piece's forward and backward call, so nothing is recomputed.
 from __future__ import annotations
 
 import tempfile
+import uuid
 import warnings
 from pathlib import Path
 
 import torch
 
 from lmp_bench.export.graph import ExportError, trace_graph, write_torchscript
+from lmp_bench.export.residuals import SplitVJP
 from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
 from lmp_bench.models.halo import HaloPieces, no_ghosts, run_pieces, with_reverse_edges
 
@@ -52,25 +55,37 @@ def _layer_gradients(layer, inputs: tuple, cotangents: list | None) -> tuple:
     return out, grads
 
 
-class LayerVJP(torch.nn.Module):
-    """(state, ghost, species, edge_index, features[, messages], grad[, messages grad]) ->
-    the layer's VJP with respect to (state, ghost, features[, messages]); the bracketed
-    parts for edge-state models (``messages`` True)."""
+def layer_joint(layer: torch.nn.Module):
+    """joint(inputs, cotangents) -> [outputs..., their VJP with respect to (state, ghost,
+    features[, messages])]: a layer's forward and backward as one function, which
+    residuals.SplitVJP cuts in two (and tests take as the eager reference)."""
 
-    def __init__(self, layer: torch.nn.Module, messages: bool = False):
-        super().__init__()
-        self.layer = layer
-        self.inputs = 6 if messages else 5
+    def joint(inputs, cotangents):
+        out, grads = _layer_gradients(layer, tuple(inputs), list(cotangents))
+        outputs = list(out) if isinstance(out, tuple) else [out]
+        return [*(o.detach() for o in outputs), *grads]
 
-    def forward(self, *inputs):
-        return _layer_gradients(self.layer, inputs[: self.inputs], list(inputs[self.inputs :]))[1]
+    return joint
+
+
+def edge_joint(edge: torch.nn.Module):
+    """joint((species, edge_index, edge_vectors), [grad]) -> [features, d<grad,
+    features>/d edge_vectors]."""
+
+    def joint(inputs, cotangents):
+        species, edge_index, edge_vectors = inputs
+        vectors = edge_vectors.detach().requires_grad_(True)
+        features = edge(species, edge_index, vectors)
+        (g,) = torch.autograd.grad([features], [vectors], list(cotangents), allow_unused=True)
+        return [features.detach(), torch.zeros_like(vectors) if g is None else g]
+
+    return joint
 
 
 class LastLayerWithGradients(torch.nn.Module):
     """The last layer of a conservative model with its gradients: (energies, and the
     derivatives of their sum with respect to state, ghost, features[, messages]). The
-    cotangent of the last layer is always ones, so its backward needs no second program and
-    no second forward pass."""
+    cotangent of the last layer is always ones, so its backward needs no second program."""
 
     def __init__(self, layer: torch.nn.Module):
         super().__init__()
@@ -79,20 +94,6 @@ class LastLayerWithGradients(torch.nn.Module):
     def forward(self, *inputs):
         energy, grads = _layer_gradients(self.layer, inputs, None)
         return (energy.detach(), *grads)
-
-
-class EdgeVJP(torch.nn.Module):
-    """(species, edge_index, edge_vectors, grad) -> d<grad, features>/d edge_vectors."""
-
-    def __init__(self, edge: torch.nn.Module):
-        super().__init__()
-        self.edge = edge
-
-    def forward(self, species, edge_index, edge_vectors, grad):
-        vectors = edge_vectors.detach().requires_grad_(True)
-        features = self.edge(species, edge_index, vectors)
-        (g,) = torch.autograd.grad([features], [vectors], [grad], allow_unused=True)
-        return torch.zeros_like(vectors) if g is None else g
 
 
 class PiecesInOneGraph(torch.nn.Module):
@@ -209,7 +210,7 @@ def export_halo(
         write_torchscript(container(pieces), path, metadata, what)
 
 
-def _programs(pieces: HaloPieces, graph: dict, conservative: bool) -> dict[str, tuple]:
+def programs_of(pieces: HaloPieces, graph: dict, conservative: bool) -> dict[str, tuple]:
     """name -> (module, example inputs, dynamic shapes) of every program in the package."""
     from torch.export import Dim
 
@@ -230,29 +231,27 @@ def _programs(pieces: HaloPieces, graph: dict, conservative: bool) -> dict[str, 
     layer_dims = (*layer_dims, {0: edges}) if carried else layer_dims
     layer_inputs = piece_inputs(pieces, graph)
     last = len(pieces.layers)
+    out_dims = ({0: owned}, {0: edges}) if carried else ({0: owned},)
     for k, (layer, inputs) in enumerate(zip(pieces.layers, layer_inputs, strict=True), start=1):
-        programs[f"layer_{k}"] = (layer, inputs, layer_dims)
-        if conservative and k == last:
+        if not conservative:
+            programs[f"layer_{k}"] = (layer, inputs, layer_dims)
+        elif k == last:
             programs[f"layer_{k}"] = (LastLayerWithGradients(layer), inputs, layer_dims)
-        elif conservative:
+        else:
             with torch.no_grad():
                 out = layer(*inputs)
-            grads = tuple(torch.rand_like(t) for t in (out if carried else (out,)))
-            out_dims = ({0: owned}, {0: edges}) if carried else ({0: owned},)
-            programs[f"layer_vjp_{k}"] = (
-                LayerVJP(layer, carried),
-                (*inputs, *grads),
-                (*layer_dims, *out_dims),
-            )
+            grads = [torch.rand_like(t) for t in (out if carried else (out,))]
+            split = SplitVJP(layer_joint(layer), inputs, grads, len(grads), layer_dims, out_dims)
+            programs[f"layer_{k}"] = (split.forward, inputs, layer_dims)
+            vjp = (split.backward, split.backward_inputs, split.backward_dims)
+            programs[f"layer_vjp_{k}"] = vjp
     if conservative:
+        inputs = (species, edge_index, vectors)
         with torch.no_grad():
-            features = pieces.edge(species, edge_index, vectors)
-        grad = torch.rand_like(features)
-        programs["edge_vjp"] = (
-            EdgeVJP(pieces.edge),
-            (species, edge_index, vectors, grad),
-            (*edge_dims, {0: edges}),
-        )
+            grad = torch.rand_like(pieces.edge(*inputs))
+        split = SplitVJP(edge_joint(pieces.edge), inputs, [grad], 1, edge_dims, ({0: edges},))
+        programs["edge"] = (split.forward, inputs, edge_dims)
+        programs["edge_vjp"] = (split.backward, split.backward_inputs, split.backward_dims)
     return programs
 
 
@@ -270,12 +269,19 @@ def _compile_pieces(
 
     conservative = metadata["forces"] == "conservative"
     graph = example_graph(n_species, dtype, device, reverses=bool(pieces.edge_state_width))
-    jobs = {}
+    if conservative:
+        metadata = {**metadata, "vjp": "residuals"}  # see the module docstring
+    jobs, token = {}, uuid.uuid4().hex[:12]
     with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)  # torch-internal notices
-        for name, (piece, inputs, dims) in _programs(pieces, graph, conservative).items():
+        try:
+            programs = programs_of(pieces, graph, conservative)
+        except Exception as err:  # torch raises many exception types while tracing
+            what = f"tracing the pieces of {type(module).__name__} with gradients"
+            raise _failed(what, err) from err
+        for name, (piece, inputs, dims) in programs.items():
             try:
-                if isinstance(piece, (LayerVJP, EdgeVJP, LastLayerWithGradients)):
+                if isinstance(piece, LastLayerWithGradients):
                     # autograd.grad cannot be exported directly: trace it first
                     with torch.enable_grad():
                         piece = make_fx(
@@ -283,12 +289,8 @@ def _compile_pieces(
                         )(*inputs)
                 program = torch.export.export(piece, inputs, dynamic_shapes=dims)
             except Exception as err:  # torch raises many exception types while tracing
-                raise ExportError(
-                    f"tracing piece {name!r} of {type(module).__name__} for AOTInductor failed: "
-                    f"{err}. Pieces must avoid data-dependent Python control flow; TorchScript "
-                    "(.pt) is the fallback."
-                ) from err
-            options: dict = {"aot_inductor.package": True}
+                raise _failed(f"tracing piece {name!r} of {type(module).__name__}", err) from err
+            options = _options(name, token)
             if name == "first":
                 options["aot_inductor.metadata"] = metadata
             jobs[name] = (program, inputs, options)
@@ -296,10 +298,30 @@ def _compile_pieces(
         whole = pieces.one_graph if pieces.one_graph is not None else PiecesInOneGraph(pieces)
         graph = graph_of(whole, dtype)
         program = trace_graph(graph, dtype, device, n_species)
-        jobs["graph"] = (program, program.example_inputs[0], {"aot_inductor.package": True})
+        jobs["graph"] = (program, program.example_inputs[0], _options("graph", token))
         compiled = {name: compile_program(*job) for name, job in jobs.items()}
         written = package_aoti(str(Path(scratch) / "model.pt2"), compiled)
         Path(written).replace(path)
+
+
+def _failed(what: str, err: Exception) -> ExportError:
+    return ExportError(
+        f"{what} for AOTInductor failed: {err}. Pieces must avoid data-dependent Python "
+        "control flow; TorchScript (.pt) is the fallback."
+    )
+
+
+def _options(name: str, token: str) -> dict:
+    """AOTInductor options of one program of the package. Its files are named after it and
+    this export's token: by default they are named by a hash of the generated wrapper code,
+    which two layers of the same shape share (their weights, compiled into the library,
+    differ), and the package loader would then run one layer's library for both. The token
+    keeps names of this export from meeting files an earlier export left in inductor's
+    cache folder (a file that exists there is not written again)."""
+    return {
+        "aot_inductor.package": True,
+        "aot_inductor.model_name_for_generated_files": f"{name}_{token}",
+    }
 
 
 def compile_program(program: torch.export.ExportedProgram, inputs: tuple, options: dict) -> list:

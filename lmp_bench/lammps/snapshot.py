@@ -99,9 +99,15 @@ def run_snapshot(
 
 
 def error_lines(log: str, output: str) -> str:
-    """LAMMPS's ERROR lines (or the tail of the output) for an exception message."""
+    """LAMMPS's ERROR lines (or the tail of the output) for an exception message; a C++
+    exception's stack frames are left out, so that its message is what remains."""
     errors = [line for line in (log + "\n" + output).splitlines() if "ERROR" in line]
-    return "\n".join(dict.fromkeys(errors)) or "\n".join(output.splitlines()[-20:])
+    lines = [
+        line
+        for line in output.splitlines()
+        if not line.startswith(("frame #", "<omitting python frames>"))
+    ]
+    return "\n".join(dict.fromkeys(errors)) or "\n".join(lines[-20:])
 
 
 def _record(lmp, rows: dict[str, list], terms: list[str], atom_virial: bool) -> None:
