@@ -106,8 +106,6 @@ class SplitVJP:
         saved = list(results[outputs:])
         size_positions = [outputs + k for k, n in enumerate(saved) if _is_size(n.meta["val"])]
         self.forward = _flat(ForwardWithResiduals(forward, size_positions), primals)
-        self.primals = tuple(primals)
-        self.primal_dims = tuple(primal_dims)
 
         names = [n.name for n in saved]
         order, tangents = [], 0
