@@ -9,6 +9,8 @@ For the LJ and Stillinger-Weber reference modules at ~500, ~4,000 and ~32,000 at
 - native:   LAMMPS's own lj/cut or sw on the same atoms
 - overhead: (plugin step time - model time) / plugin step time, both from the same run
             (the plugin logs its model time); target <= 5 % at 4,000 atoms
+- edges:    the part of the overhead spent building the edge list (the plugin logs it too);
+            the rest is LAMMPS's own step (integration, ghost communication) and the copies
 
 One process, one thread (OMP_NUM_THREADS=1), all variants side by side in one run.
 Usage: python benchmarks/plugin_overhead.py [--sizes 500,4000,32000] [--format pt2|pt]
@@ -82,13 +84,17 @@ def deck(data: Path, spec: dict, pair: str) -> str:
     )
 
 
-def lammps_steps_per_second(commands: str, steps: int) -> tuple[float, float]:
-    """(steps/s, seconds in the model per step) of the last run; model time NaN if no mlff."""
+def lammps_steps_per_second(commands: str, steps: int) -> tuple[float, float, float]:
+    """(steps/s, seconds in the model per step, seconds building edges per step) of the
+    last run; the times are NaN without pair_style mlff."""
     log = run_snapshot(commands, 1, segments=[steps]).log
     last_run = log[log.rindex("Loop time") :]
     found = re.search(r"pair mlff: (\d+) model calls, ([\d.eE+-]+) s in the model", last_run)
-    model = float(found.group(2)) / int(found.group(1)) if found else float("nan")
-    return loop_performance(last_run)[1], model
+    edges = re.search(r"pair mlff: ([\d.eE+-]+) s building edges", last_run)
+    calls = int(found.group(1)) if found else 0
+    model = float(found.group(2)) / calls if found else float("nan")
+    edge_time = float(edges.group(1)) / calls if found and edges else float("nan")
+    return loop_performance(last_run)[1], model, edge_time
 
 
 def model_seconds_per_call(model_file: Path, atoms: Atoms, cutoff: float, repeats: int) -> float:
@@ -148,7 +154,7 @@ def main() -> None:
                 data = scratch / f"{name}-{target}.data"
                 write(data, atoms, format="lammps-data", units="metal", atom_style="atomic")
                 steps = max(20, int(200_000 / len(atoms)))
-                plugin, model_time = lammps_steps_per_second(
+                plugin, model_time, edge_time = lammps_steps_per_second(
                     deck(
                         data,
                         spec,
@@ -156,7 +162,7 @@ def main() -> None:
                     ),
                     steps,
                 )
-                native, _ = lammps_steps_per_second(
+                native, _, _ = lammps_steps_per_second(
                     deck(data, spec, spec["native"].format(sw_file=scratch / "Si.sw")), steps
                 )
                 ceiling = 1.0 / model_seconds_per_call(
@@ -172,6 +178,7 @@ def main() -> None:
                         ceiling,
                         native,
                         100.0 * (step_time - model_time) / step_time,
+                        100.0 * edge_time / step_time,
                     )
                 )
                 print(f"  measured {name} {len(atoms)} atoms", file=sys.stderr, flush=True)
@@ -181,16 +188,16 @@ def main() -> None:
     )
     print(
         "steps/s: MD steps per wall-clock second; overhead: share of the plugin's step time "
-        "not spent in the model"
+        "not spent in the model; edges: share spent building the edge list"
     )
     print(
         f"{'model':<6}{'atoms':>7}{'plugin':>10}{'model':>10}{'ceiling':>10}{'native':>10}"
-        f"{'overhead %':>12}"
+        f"{'overhead %':>12}{'edges %':>9}"
     )
-    for name, atoms, plugin, model, ceiling, native, overhead in rows:
+    for name, atoms, plugin, model, ceiling, native, overhead, edges in rows:
         print(
             f"{name:<6}{atoms:>7}{plugin:>10.1f}{model:>10.1f}{ceiling:>10.1f}{native:>10.1f}"
-            f"{overhead:>12.1f}"
+            f"{overhead:>12.1f}{edges:>9.1f}"
         )
 
 

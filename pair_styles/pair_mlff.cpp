@@ -4,6 +4,7 @@
 
 #include "atom.h"
 #include "comm.h"
+#include "domain.h"
 #include "error.h"
 #include "force.h"
 #include "memory.h"
@@ -261,79 +262,49 @@ double PairMLFF::init_one(int i, int j)
   return model_cutoff;
 }
 
-// Edges i->j for every neighbour pair within the model cutoff (LAMMPS full list, so both
-// directions appear), with the image shift that makes r_j - r_i + shift the true vector.
-// Owner graph (one rank): a ghost neighbour j becomes its owner, shift = x_j - x_owner.
-// Ghost graph: nodes are local + ghost atoms, shifts are zero, and with message passing
-// ghost atoms' neighbours are included too. Centres go to the front half of a reused
-// buffer, neighbours to the back half, then moved up behind the centres: the contiguous
-// (2, E) edge_index without a per-step allocation.
-torch::Tensor PairMLFF::build_edges(int natoms_with_neighbors)
+// Refresh the pairs within cutoff + margin (near_pairs.h) from LAMMPS's list, when stale.
+// The margin, a quarter of the skin, trades the candidates tested each step against how
+// often the list is refreshed (measured in benchmarks/plugin_overhead.py).
+void PairMLFF::update_near_pairs(int listed)
 {
-  const double *x = atom->x[0];    // LAMMPS stores coordinates contiguously: x[3 i + k]
-  if (owner_graph) map_ghosts_to_owners();
-  int64_t capacity = 0;
-  for (int ii = 0; ii < natoms_with_neighbors; ii++) capacity += list->numneigh[list->ilist[ii]];
-  if (edge_buffer.numel() < 2 * capacity) {
-    edge_buffer = torch::empty({2 * capacity + 1024}, torch::TensorOptions().dtype(torch::kInt64));
-    shift_buffer.assign(3 * (capacity + 512), 0.0);    // the ghost graph's shifts stay zero
-    shifts_are_zero = true;
-  }
-  const int64_t half = edge_buffer.numel() / 2;
-  int64_t *__restrict src = edge_buffer.data_ptr<int64_t>();
-  int64_t *__restrict dst = src + half;
-  double *__restrict shift = shift_buffer.data();
-  if (!owner_graph && !shifts_are_zero) std::fill(shift_buffer.begin(), shift_buffer.end(), 0.0);
-  shifts_are_zero = !owner_graph;
-  const double cutoff_sq = model_cutoff * model_cutoff;
-  int64_t count = 0;
-  for (int ii = 0; ii < natoms_with_neighbors; ii++) {
-    const int i = list->ilist[ii];
-    if (owner_graph) {    // the neighbour's owner and the image shift
-      const int kept = neighbours_within_cutoff(i);
-      const int *near = near_buffer.data();
-      for (int k = 0; k < kept; k++, count++) {
-        const int j = near[k];
-        src[count] = i;
-        dst[count] = owner_of[j];
-        for (int d = 0; d < 3; d++) shift[3 * count + d] = image_shift[3 * j + d];
-      }
-      continue;
-    }
-    // ghost graph: every candidate is written, the count advances past the kept ones (no
-    // branch to mispredict); the centres are filled in after; shifts stay zero
-    const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-    const int *jlist = list->firstneigh[i];
-    const int jnum = list->numneigh[i];
-    const int64_t first = count;
-    for (int jj = 0; jj < jnum; jj++) {
-      const int j = jlist[jj] & NEIGHMASK;
-      const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
-      dst[count] = j;
-      count += (dx * dx + dy * dy + dz * dz < cutoff_sq) ? 1 : 0;
-    }
-    std::fill(src + first, src + count, static_cast<int64_t>(i));
-  }
-  std::memmove(src + count, dst, count * sizeof(int64_t));
-  edge_count = count;
-  return edge_buffer.narrow(0, 0, 2 * count).view({2, count});
+  const double margin = 0.25 * neighbor->skin;
+  near_pairs.update(list, listed, atom->x[0], atom->nlocal + atom->nghost, model_cutoff, margin,
+                    neighbor->ncalls);
 }
 
-// The neighbours of atom i closer than the model cutoff, into near_buffer; their count.
-// The distance test writes every candidate and advances only past the kept ones (no
-// branch to mispredict, and the writes stay in a small buffer in cache).
-int PairMLFF::neighbours_within_cutoff(int i)
+// Edges i->j for every neighbour pair within the model cutoff (among the pairs kept from
+// LAMMPS's full list, near_pairs.h, so both directions appear), with the image shift that
+// makes r_j - r_i + shift the true vector (step_edges.h).
+// Owner graph (one rank): a ghost neighbour j becomes its owner, shift = x_j - x_owner.
+// Ghost graph: nodes are local + ghost atoms, shifts are zero, and with message passing
+// ghost atoms' neighbours are included too.
+torch::Tensor PairMLFF::build_edges(int natoms_with_neighbors)
+{
+  if (owner_graph) map_ghosts_to_owners();
+  update_near_pairs(natoms_with_neighbors);
+  auto edge_index = step_edges.build(near_pairs, list->ilist, atom->x[0], model_cutoff,
+                                     owner_graph ? owner_of.data() : nullptr, owner_map_version,
+                                     domain->h);
+  edge_count = step_edges.count();
+  return edge_index;
+}
+
+// The neighbours of the ii-th listed atom closer than the model cutoff, into near_buffer;
+// their count. The distance test writes every candidate and advances only past the kept
+// ones (no branch to mispredict, and the writes stay in a small buffer in cache).
+int PairMLFF::neighbours_within_cutoff(int ii)
 {
   const double *x = atom->x[0];
   const double cutoff_sq = model_cutoff * model_cutoff;
+  const int i = list->ilist[ii];
   const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-  const int *jlist = list->firstneigh[i];
-  const int jnum = list->numneigh[i];
-  if (static_cast<int>(near_buffer.size()) < jnum) near_buffer.resize(jnum);
+  const int *candidates = near_pairs.neighbours(ii);
+  const int candidate_count = near_pairs.count(ii);
+  if (static_cast<int>(near_buffer.size()) < candidate_count) near_buffer.resize(candidate_count);
   int *near = near_buffer.data();
   int kept = 0;
-  for (int jj = 0; jj < jnum; jj++) {
-    const int j = jlist[jj] & NEIGHMASK;
+  for (int k = 0; k < candidate_count; k++) {
+    const int j = candidates[k];
     const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
     near[kept] = j;
     kept += (dx * dx + dy * dy + dz * dz < cutoff_sq) ? 1 : 0;
@@ -341,26 +312,27 @@ int PairMLFF::neighbours_within_cutoff(int i)
   return kept;
 }
 
-// On one rank every ghost is a periodic image of an owned atom with the same ID: its owner
-// and the image shift x_ghost - x_owner (zero for owned atoms).
+// On one rank every ghost is a periodic image of an owned atom with the same ID: its owner.
+// Ghosts and their IDs change only when LAMMPS rebuilds its neighbour list, so the map is
+// redone then (owner_map_version counts the maps).
 void PairMLFF::map_ghosts_to_owners()
 {
   const int nlocal = atom->nlocal;
   const int nall = nlocal + atom->nghost;
+  if (neighbor->ncalls == owner_map_builds && static_cast<int>(owner_of.size()) == nall) return;
+  owner_map_builds = neighbor->ncalls;
+  owner_map_version++;
   const tagint *tag = atom->tag;
   tagint max_tag = 0;
   for (int i = 0; i < nlocal; i++) max_tag = std::max(max_tag, tag[i]);
   local_of_tag.assign(max_tag + 1, -1);
   for (int i = 0; i < nlocal; i++) local_of_tag[tag[i]] = i;
   owner_of.resize(nall);
-  image_shift.resize(3 * static_cast<size_t>(nall));
-  const double *x = atom->x[0];
   for (int i = 0; i < nall; i++) {
     const int owner = tag[i] <= max_tag ? local_of_tag[tag[i]] : -1;
     if (owner < 0)
       error->one(FLERR, "pair mlff: ghost atom ID {} has no owned atom on this rank", tag[i]);
     owner_of[i] = owner;
-    for (int k = 0; k < 3; k++) image_shift[3 * i + k] = x[3 * i + k] - x[3 * owner + k];
   }
 }
 
@@ -383,8 +355,16 @@ void PairMLFF::finish()
   if (comm->me == 0 && halo_seconds > 0.0)
     utils::logmesg(lmp, "pair mlff: {:.6g} s in halo exchanges on rank 0 ({:.6g} ms per step)\n",
                    halo_seconds, 1000.0 * halo_seconds / std::max(model_calls, 1L));
+  if (comm->me == 0 && edge_seconds > 0.0)
+    utils::logmesg(lmp, "pair mlff: {:.6g} s building edges on rank 0 ({:.6g} ms per call; "
+                        "pairs within cutoff + margin refreshed {} times, {} of them after "
+                        "LAMMPS built its neighbour list)\n",
+                   edge_seconds, 1000.0 * edge_seconds / std::max(model_calls, 1L),
+                   near_pairs.refreshes(), near_pairs.refreshes_after_builds());
+  near_pairs.reset_counts();
   model_seconds = 0.0;
   halo_seconds = 0.0;
+  edge_seconds = 0.0;
   model_calls = 0;
 }
 
@@ -418,8 +398,11 @@ void PairMLFF::compute(int eflag, int vflag)
   auto device = model->device();
   const int nodes = owner_graph ? nlocal : nall;
   int with_neighbors = list->inum + (ghostneigh ? list->gnum : 0);
+  auto edge_start = std::chrono::steady_clock::now();
   auto edge_index = build_edges(with_neighbors).to(device);
-  auto edge_shift = torch::from_blob(shift_buffer.data(), {edge_count, 3}, torch::kFloat64)
+  edge_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - edge_start).count();
+  auto edge_shift = torch::from_blob(const_cast<double *>(step_edges.shifts()), {edge_count, 3},
+                                     torch::kFloat64)
                         .to(device);
 
   int *type = atom->type;

@@ -6,6 +6,8 @@
 // The model contract (inputs, outputs, metadata) is written down in README.md.
 #pragma once
 
+#include "near_pairs.h"
+#include "step_edges.h"
 #include "pair.h"
 
 #include <torch/torch.h>
@@ -49,7 +51,8 @@ class PairMLFF : public Pair {
   void load_model(const std::string &path, const std::string &device, int gpu);
   int node_local_rank() const;
   torch::Tensor build_edges(int natoms_with_neighbors);
-  int neighbours_within_cutoff(int i);
+  void update_near_pairs(int listed);
+  int neighbours_within_cutoff(int ii);
   void map_ghosts_to_owners();
   void check_finite(double energy, double force_sum);
   std::vector<torch::Tensor> run_timed(const std::vector<torch::Tensor> &inputs);
@@ -96,15 +99,14 @@ class PairMLFF : public Pair {
   bool conservative = true;             // false: the model returns forces directly
   std::vector<std::string> species;     // model species names, index = model species id
   std::vector<int> type_to_species;     // LAMMPS type (1-based) -> model species id, -1 unset
-  torch::Tensor edge_buffer;                // edge storage, reused across steps
-  std::vector<double> shift_buffer;         // image shift per edge, Angstrom
-  bool shifts_are_zero = true;              // shift_buffer holds zeros (ghost graph)
+  lmp_bench::StepEdges step_edges;          // contract 2's edges and shifts (step_edges.h)
   int64_t edge_count = 0;
   bool owner_graph = false;                 // one rank: nodes = owned atoms, ghosts -> owners
   std::vector<int> local_of_tag, owner_of;  // owner graph: atom ID -> owned index, atom -> owner
-  std::vector<double> image_shift;          // owner graph: x_atom - x_owner per atom, Angstrom
+  bigint owner_map_builds = -1;             // LAMMPS's list build the owner map was made at
+  int64_t owner_map_version = 0;            // counts owner maps (step_edges.h)
+  lmp_bench::NearPairs near_pairs;          // pairs within cutoff + margin (near_pairs.h)
   std::vector<int> near_buffer;             // one atom's neighbours within the cutoff
-  std::vector<double> distance_buffer;      // squared distances to one atom's neighbours
   std::vector<int64_t> species_buffer;      // model species per local+ghost atom
   // nequip files: every rank evaluates the whole periodic system (all owned atoms of all
   // ranks, gathered), and keeps the forces and energies of the atoms it owns
@@ -120,6 +122,7 @@ class PairMLFF : public Pair {
   std::vector<double> all_x;
   double model_seconds = 0.0;               // wall time inside the model this run
   double halo_seconds = 0.0;                // wall time in halo exchanges this run
+  double edge_seconds = 0.0;                // wall time building the edge list this run
   long model_calls = 0;
 };
 

@@ -77,8 +77,8 @@ void PairMLFF::build_halo_edges()
 {
   if (owner_graph) map_ghosts_to_owners();
   const double *x = atom->x[0];
-  int64_t capacity = 0;
-  for (int ii = 0; ii < list->inum; ii++) capacity += list->numneigh[list->ilist[ii]];
+  update_near_pairs(list->inum);
+  const int64_t capacity = near_pairs.total();
   halo_edge_index.resize(2 * capacity);
   halo_edge_atom.resize(capacity);
   halo_edge_vectors.resize(3 * capacity);
@@ -90,7 +90,7 @@ void PairMLFF::build_halo_edges()
   for (int ii = 0; ii < list->inum; ii++) {
     const int i = list->ilist[ii];
     const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
-    const int kept = neighbours_within_cutoff(i);
+    const int kept = neighbours_within_cutoff(ii);
     const int *near = near_buffer.data();
     for (int k = 0; k < kept; k++, count++) {
       const int j = near[k];
@@ -323,8 +323,11 @@ void PairMLFF::compute_halo()
     if (carried) inputs.push_back(messages);
     return inputs;
   };
+  double edges_this_step = 0.0;
   if (active) {
+    auto edge_start = std::chrono::steady_clock::now();
     build_halo_edges();
+    edges_this_step = std::chrono::duration<double>(std::chrono::steady_clock::now() - edge_start).count();
     const int nodes = owner_graph ? nlocal : nlocal + atom->nghost;
     if (static_cast<int>(species_buffer.size()) < nodes) species_buffer.resize(nodes);
     for (int i = 0; i < nodes; i++) species_buffer[i] = type_to_species[atom->type[i]];
@@ -391,7 +394,8 @@ void PairMLFF::compute_halo()
       }
   }
   model_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - model_start).count() -
-      exchange_seconds;
+      exchange_seconds - edges_this_step;
+  edge_seconds += edges_this_step;
   halo_seconds += exchange_seconds;
   model_calls++;
   check_finite(local_energy, force_sum);

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+import torch
+from ase.neighborlist import neighbor_list
 from systems import argon_fcc, deck, silicon_diamond, write_data
 
+from lmp_bench import export
 from lmp_bench.lammps.snapshot import run_snapshot
 
 LJ_CUT = "pair_style lj/cut 8.5\npair_coeff * * 0.0103 3.405\n"
@@ -94,3 +99,80 @@ def test_direct_force_model_equals_lj_cut_forces(tmp_path, direct_force_file, ra
     assert_close(ours.forces, theirs.forces, 1e-8, "forces")
     assert_close(ours.energy, theirs.energy, 1e-8, "energy")
     assert np.all(ours.pressure_virial == 0.0), "direct-force models have no virial"
+
+
+class EdgeCount(torch.nn.Module):
+    """Each atom's energy is its number of edges (eV): the plugin's edge list made visible.
+    Two layers put it on the owner graph on one rank, one layer on the ghost graph."""
+
+    def __init__(self, num_layers: int):
+        super().__init__()
+        self.species, self.cutoff, self.num_layers = ["Ar"], 8.5, num_layers
+
+    def forward(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
+    ) -> torch.Tensor:
+        ones = 1.0 + 0.0 * edge_vectors[:, 0]
+        counts = torch.zeros(species.shape[0], dtype=edge_vectors.dtype)
+        return counts.index_add(0, edge_index[0], ones)
+
+
+HOT_ARGON = (
+    "neigh_modify every 50 delay 0 check no\nvelocity all create 900.0 3 loop geom\n"
+    "fix integrate all nve\ntimestep 0.002\n"
+)
+
+
+@pytest.mark.parametrize("layers", [1, 2], ids=["ghost-graph", "owner-graph"])
+def test_edges_are_the_pairs_within_the_cutoff_at_every_step(tmp_path, layers):
+    """Each step the plugin tests only the pairs near the cutoff among those kept from
+    LAMMPS's list (pair_styles/near_pairs.h, step_edges.h), refreshed when an atom has moved
+    half the margin. Hot argon, LAMMPS's list rebuilt only every 50 steps, so the kept pairs
+    are refreshed between LAMMPS's builds too. LJ forces could not see an extra edge just
+    beyond the cutoff (their energy is cut there); counting edges can: at every recorded
+    step each atom's edges are its neighbours within the cutoff on ASE's list, no more, no
+    fewer."""
+    atoms = argon_fcc(repeat=4)
+    data = write_data(atoms, tmp_path / "argon.data")
+    model_file = export(EdgeCount(layers), tmp_path / "count.pt")
+    ours = run_snapshot(
+        deck(data, f"pair_style mlff {model_file}\npair_coeff * * Ar\n", extra=HOT_ARGON),
+        segments=[5] * 20,
+    )
+    for step, positions in enumerate(ours.positions):
+        atoms.positions = positions
+        centres = neighbor_list("i", atoms, 8.5)
+        expected = np.bincount(centres, minlength=len(atoms))
+        assert np.array_equal(ours.atom_energy[step], expected), f"record {step}"
+    counts = re.findall(r"refreshed (\d+) times, (\d+) of them after LAMMPS", ours.log)
+    refreshes = sum(int(total) for total, _ in counts)
+    after_builds = sum(int(built) for _, built in counts)
+    assert refreshes > after_builds > 0, counts
+
+
+def test_owner_graph_edges_follow_a_changing_box(tmp_path, contract2_toy_file):
+    """On one rank a message-passing model runs the owner graph, whose edges to periodic
+    images carry shifts that the plugin writes once per refresh of its kept pairs
+    (pair_styles/step_edges.h). A box changed every step (fix npt, LAMMPS's list rebuilt
+    only every 20 steps) changes those shifts: each recorded step must equal the
+    model evaluated in Python on ASE's neighbour list in that step's box."""
+    from lmp_bench.models import MessagePassingToy
+    from lmp_bench.models.graph import evaluate
+
+    atoms = argon_fcc(repeat=4)
+    data = write_data(atoms, tmp_path / "argon.data")
+    md = (
+        "neigh_modify every 20 delay 0 check no\nvelocity all create 300.0 7 loop geom\n"
+        "fix integrate all npt temp 300 300 0.1 aniso 2000 2000 0.5\ntimestep 0.002\n"
+    )
+    model = f"pair_style mlff {contract2_toy_file}\npair_coeff * * Ar\n"
+    ours = run_snapshot(
+        deck(data, model, extra=md), segments=[10] * 8, energy_terms=("lx", "ly", "lz")
+    )
+    lengths = np.stack([ours.terms[k] for k in ("lx", "ly", "lz")], axis=1)
+    assert np.abs(lengths[-1] / lengths[0] - 1).min() > 1e-3, f"the box hardly changed: {lengths}"
+    species = np.zeros(len(atoms), dtype=int)
+    for step, box in enumerate(lengths):
+        python = evaluate(MessagePassingToy(), ours.positions[step], species, np.diag(box))
+        assert_close(ours.forces[step], python["forces"], 1e-10, f"forces at record {step}")
+        assert_close(ours.energy[step], python["energy"], 1e-10, f"energy at record {step}")

@@ -1,0 +1,73 @@
+#include "near_pairs.h"
+
+#include "lmptype.h"
+#include "neigh_list.h"
+
+#include <algorithm>
+
+using namespace LAMMPS_NS;
+
+namespace lmp_bench {
+
+void NearPairs::update(const NeighList *list, int listed, const double *x, int nall,
+                       double cutoff, double margin, int64_t builds)
+{
+  const bool same_list = builds == builds_ && listed == listed_ && cutoff == cutoff_ &&
+      margin == margin_ && 3 * static_cast<size_t>(nall) == x_refreshed_.size();
+  if (same_list && !moved_too_far(x, nall)) return;
+  after_builds_ += builds != builds_;
+  builds_ = builds;
+  listed_ = listed;
+  cutoff_ = cutoff;
+  margin_ = margin;
+  x_refreshed_.assign(x, x + 3 * static_cast<size_t>(nall));
+  refreshes_++;
+  generation_++;
+  const double reach_sq = (cutoff + margin) * (cutoff + margin);
+  const double inner_sq = cutoff > margin ? (cutoff - margin) * (cutoff - margin) : -1.0;
+  start_.resize(listed + 1);
+  inner_.resize(listed);
+  start_[0] = 0;
+  int64_t kept = 0;
+  for (int ii = 0; ii < listed; ii++) {
+    const int i = list->ilist[ii];
+    const double xi = x[3 * i], yi = x[3 * i + 1], zi = x[3 * i + 2];
+    const int *jlist = list->firstneigh[i];
+    const int candidates = list->numneigh[i];
+    if (static_cast<int64_t>(pairs_.size()) < kept + candidates) pairs_.resize(2 * (kept + candidates));
+    if (static_cast<int>(shell_.size()) < candidates) shell_.resize(candidates);
+    // each candidate is written to both lists, and the counts advance past the kept ones
+    // (no branch to mispredict)
+    int *inner = pairs_.data() + kept;
+    int *shell = shell_.data();
+    int inner_count = 0, shell_count = 0;
+    for (int jj = 0; jj < candidates; jj++) {
+      const int j = jlist[jj] & NEIGHMASK;
+      const double dx = x[3 * j] - xi, dy = x[3 * j + 1] - yi, dz = x[3 * j + 2] - zi;
+      const double r_sq = dx * dx + dy * dy + dz * dz;
+      inner[inner_count] = j;
+      shell[shell_count] = j;
+      inner_count += r_sq < inner_sq ? 1 : 0;
+      shell_count += (r_sq >= inner_sq && r_sq < reach_sq) ? 1 : 0;
+    }
+    inner_[ii] = inner_count;
+    std::copy(shell, shell + shell_count, inner + inner_count);
+    kept += inner_count + shell_count;
+    start_[ii + 1] = kept;
+  }
+}
+
+bool NearPairs::moved_too_far(const double *x, int nall) const
+{
+  const double limit_sq = 0.25 * margin_ * margin_;
+  const double *x0 = x_refreshed_.data();
+  bool far = false;
+  for (int k = 0; k < nall; k++) {
+    const double dx = x[3 * k] - x0[3 * k], dy = x[3 * k + 1] - x0[3 * k + 1],
+                 dz = x[3 * k + 2] - x0[3 * k + 2];
+    far |= dx * dx + dy * dy + dz * dz > limit_sq;
+  }
+  return far;
+}
+
+}    // namespace lmp_bench
