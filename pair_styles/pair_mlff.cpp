@@ -312,7 +312,8 @@ int PairMLFF::neighbours_within_cutoff(int ii)
   return kept;
 }
 
-// On one rank every ghost is a periodic image of an owned atom with the same ID: its owner.
+// Each ghost that is a periodic image of an owned atom (the same ID) maps to it, its owner;
+// on one rank that is every ghost, on several a ghost of another rank's atom maps to itself.
 // Ghosts and their IDs change only when LAMMPS rebuilds its neighbour list, so the map is
 // redone then (owner_map_version counts the maps).
 void PairMLFF::map_ghosts_to_owners()
@@ -330,9 +331,9 @@ void PairMLFF::map_ghosts_to_owners()
   owner_of.resize(nall);
   for (int i = 0; i < nall; i++) {
     const int owner = tag[i] <= max_tag ? local_of_tag[tag[i]] : -1;
-    if (owner < 0)
+    if (owner < 0 && owner_graph)
       error->one(FLERR, "pair mlff: ghost atom ID {} has no owned atom on this rank", tag[i]);
-    owner_of[i] = owner;
+    owner_of[i] = owner < 0 ? i : owner;
   }
 }
 
@@ -361,6 +362,11 @@ void PairMLFF::finish()
                         "LAMMPS built its neighbour list)\n",
                    edge_seconds, 1000.0 * edge_seconds / std::max(model_calls, 1L),
                    near_pairs.refreshes(), near_pairs.refreshes_after_builds());
+  if (comm->me == 0 && reverse_edges_added >= 0)
+    utils::logmesg(lmp, "pair mlff: edge state, last step on rank 0: {} edges, {} of them the "
+                        "reverses of edges to other ranks' atoms\n",
+                   edge_count, reverse_edges_added);
+  reverse_edges_added = -1;
   near_pairs.reset_counts();
   model_seconds = 0.0;
   halo_seconds = 0.0;

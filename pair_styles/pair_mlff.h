@@ -94,6 +94,8 @@ class PairMLFF : public Pair {
   int edge_state_width = 0;             // contract 3: messages per edge between layers
   std::vector<int64_t> group_first, group_end;  // edge state: each owned centre's edges
   std::vector<int64_t> reverse_rows;            // edge state: the other (3, E) buffer
+  std::vector<int64_t> reverse_of;              // edge state: scratch, -1: to a ghost
+  int64_t reverse_edges_added = -1;            // edge state: in the last step (log)
   std::vector<int> halo_edge_atom;      // neighbour's LAMMPS index (its force goes there)
   std::vector<double> halo_edge_vectors;  // r_j - r_i, Angstrom
   bool conservative = true;             // false: the model returns forces directly

@@ -37,8 +37,8 @@ void PairMLFF::load_halo()
       *std::min_element(halo_widths.begin(), halo_widths.end()) < 1)
     error->all(FLERR, "Model file {} has invalid metadata: {} layers but halo widths '{}'",
                model_path, message_passing_layers, model->require("halo_widths"));
-  // Edge-state models: every edge's reverse must be an edge of the rank, so images stay
-  // ghost rows (their own nodes) also on one rank.
+  // Edge-state models: every edge's reverse must be an edge of the rank (add_reverse_edges),
+  // so the halo path is kept on one rank too; its images are folded onto their owners there.
   edge_state_width = std::stoi(model->metadata().count("edge_state_width")
                                    ? model->require("edge_state_width")
                                    : std::string("0"));
@@ -58,7 +58,9 @@ void PairMLFF::load_halo()
                       widths,
                       edge_state_width > 0
                           ? fmt::format("; edge state: {} values per edge stay on the rank, "
-                                        "edges to ghosts evaluated in both directions",
+                                        "edges to other ranks' atoms evaluated in both "
+                                        "directions, periodic images of own atoms folded "
+                                        "onto them",
                                         edge_state_width)
                           : "");
     utils::logmesg(lmp,
@@ -75,7 +77,10 @@ void PairMLFF::load_halo()
 // to the LAMMPS atom itself. Vectors are r_j - r_i in float64, Angstrom.
 void PairMLFF::build_halo_edges()
 {
-  if (owner_graph) map_ghosts_to_owners();
+  // edge state: a periodic image of an owned atom is folded onto it as well (owner_of maps
+  // other ranks' atoms to themselves), so its edges need no reverse of their own
+  const bool fold = owner_graph || edge_state_width > 0;
+  if (fold) map_ghosts_to_owners();
   const double *x = atom->x[0];
   update_near_pairs(list->inum);
   const int64_t capacity = near_pairs.total();
@@ -95,7 +100,7 @@ void PairMLFF::build_halo_edges()
     for (int k = 0; k < kept; k++, count++) {
       const int j = near[k];
       centre[count] = i;
-      neighbour[count] = owner_graph ? owner_of[j] : j;
+      neighbour[count] = fold ? owner_of[j] : j;
       atom_j[count] = j;
       vec[3 * count] = x[3 * j] - xi;
       vec[3 * count + 1] = x[3 * j + 1] - yi;
@@ -110,23 +115,46 @@ void PairMLFF::build_halo_edges()
 
 // Edge-state models (see lmp_bench/models/halo.py): the reverse of each edge to a ghost is
 // appended (centred on the ghost, vector negated, its force on the owned end going to the
-// owned atom), and a third row holds every edge's reverse. Edges come grouped by centre (in
-// the neighbour list's order), so the reverse of an edge between two owned atoms is found
-// in its neighbour's group.
+// owned atom), and a third row holds every edge's reverse. An edge to an owned atom (or to
+// an image of one, folded onto it) has its reverse among that atom's edges: edges come
+// grouped by centre, and the vector tells images apart. A folded edge whose reverse is not
+// there (the two ends' distances rounded to either side of the cutoff) is unfolded: its
+// neighbour is the ghost again, and it gets an appended reverse.
 void PairMLFF::add_reverse_edges()
 {
   const int nlocal = atom->nlocal;
   const int64_t count = edge_count;
   const int64_t *centre = halo_edge_index.data();
-  const int64_t *neighbour = centre + count;
+  int64_t *neighbour = halo_edge_index.data() + count;
+  const double *vec = halo_edge_vectors.data();
   // each owned atom's group of edges: [first, end), empty for atoms without edges
   group_first.assign(nlocal, 0);
   group_end.assign(nlocal, 0);
-  int64_t to_ghosts = 0;
   for (int64_t e = 0; e < count; e++) {
     if (e == 0 || centre[e] != centre[e - 1]) group_first[centre[e]] = e;
     group_end[centre[e]] = e + 1;
-    to_ghosts += neighbour[e] >= nlocal;
+  }
+  reverse_of.resize(count);
+  int64_t to_ghosts = 0;
+  for (int64_t e = 0; e < count; e++) {
+    const int64_t i = centre[e], j = neighbour[e];
+    reverse_of[e] = -1;
+    if (j < nlocal) {
+      for (int64_t r = group_first[j]; r < group_end[j]; r++) {
+        const double dx = vec[3 * r] + vec[3 * e], dy = vec[3 * r + 1] + vec[3 * e + 1],
+                     dz = vec[3 * r + 2] + vec[3 * e + 2];
+        if (neighbour[r] == i && dx * dx + dy * dy + dz * dz < 1e-8) {
+          reverse_of[e] = r;
+          break;
+        }
+      }
+      if (reverse_of[e] >= 0) continue;
+      if (halo_edge_atom[e] == j)
+        error->one(FLERR, "pair mlff: the edge between atoms {} and {} has no reverse "
+                          "(asymmetric neighbour list)", atom->tag[i], atom->tag[j]);
+      neighbour[e] = halo_edge_atom[e];    // unfolded: the ghost is its own node again
+    }
+    to_ghosts++;
   }
   const int64_t total = count + to_ghosts;
   // the (3, E) rows go to a second buffer, swapped with the first: no allocation per step
@@ -136,28 +164,24 @@ void PairMLFF::add_reverse_edges()
   std::copy(neighbour, neighbour + count, n);
   halo_edge_atom.resize(total);
   halo_edge_vectors.resize(3 * total);
-  double *vec = halo_edge_vectors.data();
+  double *v = halo_edge_vectors.data();
   int64_t added = count;
   for (int64_t e = 0; e < count; e++) {
-    const int64_t i = centre[e], j = neighbour[e];
-    if (j >= nlocal) {
-      c[added] = j;
-      n[added] = i;
-      halo_edge_atom[added] = static_cast<int>(i);
-      for (int d = 0; d < 3; d++) vec[3 * added + d] = -vec[3 * e + d];
-      reverse[added] = e;
-      reverse[e] = added++;
+    if (reverse_of[e] >= 0) {
+      reverse[e] = reverse_of[e];
       continue;
     }
-    const int64_t *first = neighbour + group_first[j], *last = neighbour + group_end[j];
-    const int64_t *found = std::find(first, last, i);
-    if (found == last)
-      error->one(FLERR, "pair mlff: the edge between atoms {} and {} has no reverse (asymmetric "
-                        "neighbour list)", atom->tag[i], atom->tag[j]);
-    reverse[e] = found - neighbour;
+    const int64_t i = centre[e];
+    c[added] = n[e];
+    n[added] = i;
+    halo_edge_atom[added] = static_cast<int>(i);
+    for (int d = 0; d < 3; d++) v[3 * added + d] = -v[3 * e + d];
+    reverse[added] = e;
+    reverse[e] = added++;
   }
   halo_edge_index.swap(reverse_rows);
   edge_count = total;
+  reverse_edges_added = to_ghosts;
 }
 
 void PairMLFF::halo_forward(int slots)

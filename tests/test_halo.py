@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from ase.io import read
+from ase.neighborlist import neighbor_list
 from systems import argon_cluster_in_vacuum, argon_fcc, deck, min_atoms_per_rank, write_data
 
 from lmp_bench import export
@@ -346,6 +347,28 @@ def test_float32_values_cross_ranks_two_to_a_slot(argon, model_dir):
             scale = np.abs(one["forces"]).max()
             assert np.abs(many["forces"] - one["forces"]).max() <= 1e-4 * scale, (name, ranks)
             assert abs(many["energy"] - one["energy"]) <= 1e-5 * abs(one["energy"]), (name, ranks)
+
+
+def test_edge_state_edges_fold_images_of_own_atoms(argon, halo_models):
+    """The edges one rank evaluates for an edge-state model (DimeNet++, 4.5 A): on 1 rank
+    every ordered pair within the cutoff once (images folded onto their owners, no reverse
+    edges); on 2 ranks (`processors 2 1 1`, rank 0 owning the atoms with fractional x
+    below 1/2) rank 0's pairs plus one reverse per pair reaching rank 1's atoms, from
+    ASE's neighbour list."""
+    data, atoms = argon
+    centre, neighbour = neighbor_list("ij", atoms, 4.5)
+    on_rank_0 = atoms.get_scaled_positions()[:, 0] < 0.5
+    owned = on_rank_0[centre]
+    crossing = owned & ~on_rank_0[neighbour]
+    path = halo_models["dimenet++"][1]
+    for ranks, layout, edges, reverses in [
+        (1, "", len(centre), 0),
+        (2, "processors 2 1 1", owned.sum() + crossing.sum(), crossing.sum()),
+    ]:
+        log = run_snapshot(inputs_for(data, path, layout), ranks).log
+        found = re.findall(r"last step on rank 0: (\d+) edges, (\d+) of them the reverses", log)
+        assert found, log[-2000:]
+        assert tuple(map(int, found[-1])) == (edges, reverses), (ranks, layout)
 
 
 def test_edge_state_models_with_a_rank_without_atoms(tmp_path, halo_models):

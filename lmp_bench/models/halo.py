@@ -34,7 +34,9 @@ row: the index of each edge's reverse (``with_reverse_edges``). Every layer take
 messages (E, M) as a sixth input (zeros for the first layer) and, but for the last, returns
 (state, messages). The reverse edges make a rank's edge set closed under reversal, which is
 all a triplet sum over (j, k), k != i, needs beyond node features
-(lmp_bench.models.zoo.angular_sums); the plugin never folds their ghosts onto owners.
+(lmp_bench.models.zoo.angular_sums). A ghost that is a periodic image of an owned atom
+may be folded onto it, as on one rank (its edges' reverses are then owned edges, found by
+their vectors); the plugin does so, and appends reverses only for other ranks' atoms.
 """
 
 from __future__ import annotations
