@@ -1,5 +1,6 @@
 #include "pair_mlff.h"
 
+#include "heap_reuse.h"
 #include "model_file.h"
 
 #include "atom.h"
@@ -99,6 +100,8 @@ void PairMLFF::settings(int narg, char **arg)
       error->all(FLERR, "pair_style mlff device must be cpu, cuda or cuda:<index>, not '{}'",
                  arg[2]);
   }
+  const std::string heap = lmp_bench::reuse_freed_memory();
+  if (comm->me == 0) utils::logmesg(lmp, "pair mlff: {}\n", heap);
   load_model(arg[0], device, gpu);
 }
 
