@@ -19,12 +19,14 @@ std::string reuse_freed_memory()
         std::getenv("MALLOC_TRIM_THRESHOLD_") || std::getenv("MALLOC_MMAP_THRESHOLD_") ||
         std::getenv("MALLOC_MMAP_MAX_") || std::getenv("MALLOC_TOP_PAD_");
     if (users_own) return std::string("glibc malloc settings from the environment kept");
-    // glibc before 2.35 caps the mmap threshold at 32 MiB
-    const int threshold = mallopt(M_MMAP_THRESHOLD, 1 << 30) ? 1 << 30 : 32 << 20;
-    if (threshold != 1 << 30) mallopt(M_MMAP_THRESHOLD, threshold);
+    int threshold_mib = 1024;
+    if (!mallopt(M_MMAP_THRESHOLD, threshold_mib << 20)) {    // older glibc: at most 32 MiB
+      threshold_mib = 32;
+      mallopt(M_MMAP_THRESHOLD, threshold_mib << 20);
+    }
     mallopt(M_TRIM_THRESHOLD, INT_MAX);
     return "freed memory kept for the next step (glibc malloc: blocks up to " +
-        std::to_string(threshold >> 20) + " MiB from the heap, heap not trimmed)";
+        std::to_string(threshold_mib) + " MiB from the heap, heap not trimmed)";
 #else
     return std::string("allocator left as it is (not glibc)");
 #endif

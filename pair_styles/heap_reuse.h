@@ -11,7 +11,7 @@ namespace lmp_bench {
 // every step then page-faults its tensors in again, and the kernel's page-fault path is shared
 // by the ranks of a node. So the process keeps freed memory for the next step: blocks up to
 // 1 GiB from the heap, no trimming (the peak memory of a step is unchanged; it is just not
-// handed back between steps). Measured in README ("Heap reuse"). Left alone when the user
+// handed back between steps). Measured in README ("Memory between steps"). Left alone when the user
 // set glibc's malloc tunables, or where the C library is not glibc (for example jemalloc or
 // tcmalloc preloaded: glibc's settings then have no effect on the model's memory).
 // Once per process; returns what it did, for the log.

@@ -65,8 +65,8 @@ def heap_use(tmp_path, model: str, tunables: str | None) -> tuple[dict, str]:
 
 
 @pytest.mark.skipif(not HAS_MALLINFO2, reason="mallinfo2 needs glibc >= 2.33")
-def test_plugin_keeps_freed_memory_for_the_next_step(tmp_path, lj_files):
-    kept, log = heap_use(tmp_path, str(lj_files["plain.pt"]), None)
+def test_plugin_keeps_freed_memory_for_the_next_step(tmp_path, lj_float32_file):
+    kept, log = heap_use(tmp_path, str(lj_float32_file), None)
     assert "pair mlff: freed memory kept for the next step" in log
     grew = {k: kept["allocated"][k] - kept["before"][k] for k in ("heap", "mmapped")}
     assert grew["heap"] >= 256 * MIB and grew["mmapped"] < MIB, kept  # blocks from the heap
@@ -74,7 +74,7 @@ def test_plugin_keeps_freed_memory_for_the_next_step(tmp_path, lj_files):
 
     # glibc's own settings (the plugin leaves them when the user set any): the same blocks
     # are handed back to the kernel when freed, to be page-faulted in again next time
-    default, log = heap_use(tmp_path, str(lj_files["plain.pt"]), "glibc.malloc.perturb=0")
+    default, log = heap_use(tmp_path, str(lj_float32_file), "glibc.malloc.perturb=0")
     assert "glibc malloc settings from the environment kept" in log
     total = {k: default[k]["heap"] + default[k]["mmapped"] for k in default}
     assert total["freed"] < total["allocated"] - 128 * MIB, default
