@@ -14,6 +14,11 @@ start) on water boxes of 64, 512 and 4,096 molecules (inputs/water.in), in one r
             atoms per rank than the system), `ghost graph` (ghosts out to layers x cutoff)
 - steps/s:  LAMMPS's own loop time, median of --repeats segments, per rank count
 - speed-up: steps/s on N ranks / steps/s on 1 rank, same file
+- ceiling:  what N ranks could reach on this machine: N copies of the 1-rank run side by
+            side (N <= cores), in the same rounds; N x a copy's steps/s / steps/s of one
+            copy alone. Cores of one machine share caches, memory bandwidth and clock
+            boost, so N copies seldom reach N x; a speed-up near the ceiling is all that
+            splitting the work can give here
 - RSS:      the largest peak resident memory of one rank (MiB), over the runs
 
 --nequip RUN adds a nequip run folder (`lmp-bench train --model nequip`): its
@@ -40,6 +45,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -66,6 +72,7 @@ COLUMNS = [  # (row key, header, width, number format)
     ("ranks", "ranks", ">6", ""),
     ("steps_per_s", "steps/s", ">10", ".2f"),
     ("speedup", "speed-up", ">9", ".2f"),
+    ("ceiling", "ceiling", ">8", ".2f"),
     ("peak_rss_mib", "RSS MiB", ">9", ".0f"),
 ]
 
@@ -148,6 +155,7 @@ def measure_models(
             steps = max(5, round(args.md_steps * 64 / molecules))
             steps = args.md_steps if args.size == "paper" else steps
             rates: dict[int, list[float]] = {ranks: [] for ranks in rank_counts}
+            copies: dict[int, list[float]] = {ranks: [] for ranks in side_by_side(rank_counts)}
             taken: dict[int, str] = {}
             peaks: dict[int, list[float]] = {ranks: [] for ranks in rank_counts}
             for turn in range(args.rounds):
@@ -164,6 +172,9 @@ def measure_models(
                     rates[ranks].append(rate)
                     taken[ranks] = path_taken(run.log)
                     peaks[ranks].append(float(run.peak_rss_mib.max()))
+                for n in copies:
+                    folder = scratch / f"{file.stem}-{molecules}-side-by-side{n}-{turn}"
+                    copies[n] += side_by_side_rates(model, molecules, steps, args, folder, n)
             first = None
             for ranks in rank_counts:
                 rate = statistics.median(rates[ranks])
@@ -181,6 +192,11 @@ def measure_models(
                         "ranks": ranks,
                         "steps_per_s": rate,
                         "speedup": rate / first,
+                        "ceiling": (
+                            ranks * statistics.median(copies[ranks]) / first
+                            if ranks in copies
+                            else None
+                        ),
                         "peak_rss_mib": peak,
                     }
                 )
@@ -191,6 +207,26 @@ def measure_models(
                     flush=True,
                 )
     return rows
+
+
+def side_by_side(rank_counts: list[int]) -> list[int]:
+    """The rank counts whose ceiling is measured: more than one, at most one per core."""
+    return [ranks for ranks in rank_counts if 1 < ranks <= (os.cpu_count() or 1)]
+
+
+def side_by_side_rates(
+    model: Model, molecules: int, steps: int, args, folder: Path, count: int
+) -> list[float]:
+    """steps/s of each of `count` 1-rank runs started together (NaN for one that failed)."""
+
+    def one_copy(index: int) -> float:
+        try:
+            return water_md(model, molecules, steps, args.repeats, 1, folder / str(index))[0]
+        except LammpsRunError:
+            return float("nan")
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one_copy, range(count)))
 
 
 def path_taken(log: str) -> str:

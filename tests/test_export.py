@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -97,12 +99,21 @@ def test_stillinger_weber_three_body_expansion_matches_triplet_sum():
     assert result["energy"] == pytest.approx(expected, rel=1e-10)
 
 
+# functional copies of view ops (functionalize's remove="mutations_and_views" makes them)
+VIEW_COPY = re.compile(
+    r"aten\.(alias|as_strided|detach|diagonal|expand|narrow|permute|select|slice|split"
+    r"|split_with_sizes|squeeze|t|transpose|unbind|unfold|unsqueeze|view)_copy\."
+)
+
+
 @pytest.mark.parametrize("name", ["schnet", "painn", "spherenet"])  # dimenet++: test_halo
 def test_split_programs_equal_autograd_on_a_graph_of_other_sizes(name):
     """The forward and VJP programs export writes for a layer and the edge piece (the joint
     graph cut in two, export.residuals), exported with dynamic sizes (not compiled: fast): on
     a graph of other sizes than the one they were traced on, the forward = the eager piece
-    and the VJP, fed the activations the forward returned, = torch.autograd of the piece."""
+    and the VJP, fed the activations the forward returned, = torch.autograd of the piece.
+    Their graphs keep views as views: a functional copy of a view (slice_copy, detach_copy,
+    ...) has no AOTInductor kernel and runs as an eager copy every step."""
     from lmp_bench.export.halo import edge_joint, example_graph, layer_joint, programs_of
     from lmp_bench.models.halo import with_reverse_edges
     from lmp_bench.models.zoo import build
@@ -115,7 +126,11 @@ def test_split_programs_equal_autograd_on_a_graph_of_other_sizes(name):
 
     def exported(program: str):
         module, inputs, dims = programs[program]
-        return torch.export.export(module, tuple(inputs), dynamic_shapes=dims).module()
+        graph = torch.export.export(module, tuple(inputs), dynamic_shapes=dims)
+        ops = {str(n.target) for n in graph.graph.nodes if n.op == "call_function"}
+        view_copies = sorted(op for op in ops if VIEW_COPY.match(op))
+        assert not view_copies, f"{program}: {view_copies}"
+        return graph.module()
 
     generator = torch.Generator().manual_seed(5)
     owned, ghosts = 11, 6

@@ -83,7 +83,7 @@ class SplitVJP:
             return joint(primals, tangents)
 
         def functional(primals, tangents):  # in-place ops rewritten, as the partitioner needs
-            return torch.func.functionalize(graph, remove="mutations_and_views")(primals, tangents)
+            return torch.func.functionalize(graph, remove="mutations")(primals, tangents)
 
         with torch.enable_grad():
             graph = make_fx(traced, tracing_mode="symbolic", _allow_non_fake_inputs=True)(
