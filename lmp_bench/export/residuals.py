@@ -82,7 +82,10 @@ class SplitVJP:
         def traced(primals, tangents):  # the partitioner knows its inputs by these names
             return joint(primals, tangents)
 
-        def functional(primals, tangents):  # in-place ops rewritten, as the partitioner needs
+        # In-place ops rewritten, as the partitioner needs; views kept as views: their
+        # functional copies (slice_copy, ...) have no AOTInductor kernel and would run as
+        # eager copies every step.
+        def functional(primals, tangents):
             return torch.func.functionalize(graph, remove="mutations")(primals, tangents)
 
         with torch.enable_grad():
