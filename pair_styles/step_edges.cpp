@@ -1,7 +1,6 @@
 #include "step_edges.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace lmp_bench {
 
@@ -17,86 +16,133 @@ torch::Tensor StepEdges::build(const NearPairs &near, const int *ilist, const do
     owner_graph_ = owner_graph;
     owner_version_ = owner_version;
     if (owner_graph) std::copy(box, box + 6, box_);
-    write_inner(near, ilist, x, owner_of);
+    lay_out(near, ilist, x, owner_of);
   }
-  const int64_t within = test_shell(x, cutoff * cutoff);
-  const int64_t n = inner_ + within;
-  // the tested pairs within the cutoff go behind the inner edges, in both rows
-  int64_t *__restrict centre = buffer_.data_ptr<int64_t>();
-  int64_t *__restrict neighbour = centre + n;
+  narrow_bands(near, cutoff);
+  const int64_t prefix = inner_ + band_start_[sure_bands_];
+  const int64_t within = test_bands(x, cutoff * cutoff);
+  const int64_t n = prefix + within;
+  int64_t *__restrict centre = buffer_.data_ptr<int64_t>() + row_start_ - n;
+  int64_t *__restrict neighbour = buffer_.data_ptr<int64_t>() + row_start_;
   double *__restrict shift = shifts_.data();
-  const int *__restrict shell_centre = shell_centre_.data();
-  const int *__restrict shell_atom = shell_atom_.data();
-  std::memcpy(neighbour, inner_neighbour_.data(), inner_ * sizeof(int64_t));
+  write_centres(centre);
+  // the tested pairs within the cutoff go behind the prefix, in both rows
   for (int64_t k = 0; k < within; k++) {
     const int s = within_[k];
-    const int j = shell_atom[s];
-    centre[inner_ + k] = shell_centre[s];
+    const int j = band_atom_[s];
+    centre[prefix + k] = band_centre_[s];
     if (owner_graph) {
       const int o = owner_of[j];
-      neighbour[inner_ + k] = o;
-      for (int d = 0; d < 3; d++) shift[3 * (inner_ + k) + d] = x[3 * j + d] - x[3 * o + d];
+      neighbour[prefix + k] = o;
+      for (int d = 0; d < 3; d++) shift[3 * (prefix + k) + d] = x[3 * j + d] - x[3 * o + d];
     } else {
-      neighbour[inner_ + k] = j;
+      neighbour[prefix + k] = j;
     }
   }
   count_ = n;
-  return buffer_.narrow(0, 0, 2 * n).view({2, n});
+  return buffer_.narrow(0, row_start_ - n, 2 * n).view({2, n});
 }
 
-// Which of the pairs near the cutoff are within it, into within_; their count. Every pair is
-// written, the count advances past those within (no branch to mispredict).
-int64_t StepEdges::test_shell(const double *__restrict x, double cutoff_sq)
+// Which bands need a test this step. A band wholly below cutoff - drift holds edges only,
+// one wholly at or beyond cutoff + drift none; `slack` covers rounding in the distances.
+// Monotone between refreshes: the prefix of sure bands only shrinks.
+void StepEdges::narrow_bands(const NearPairs &near, double cutoff)
 {
-  const int *__restrict shell_centre = shell_centre_.data();
-  const int *__restrict shell_atom = shell_atom_.data();
+  const double drift = near.drift();
+  const double slack = 1e-9 * std::max(1.0, cutoff);
+  int sure = 0;
+  while (sure < NearPairs::kBands && near.band_lower(sure + 1) + slack <= cutoff - drift) sure++;
+  int end = NearPairs::kBands;
+  while (end > sure && near.band_lower(end - 1) - slack >= cutoff + drift) end--;
+  sure_bands_ = std::min(sure_bands_, sure);
+  tested_end_ = std::max(tested_end_, end);
+}
+
+// Which pairs of the tested bands are within the cutoff, into within_; their count. Every
+// pair is written, the count advances past those within (no branch to mispredict).
+int64_t StepEdges::test_bands(const double *__restrict x, double cutoff_sq)
+{
+  const int *__restrict centre = band_centre_.data();
+  const int *__restrict atom = band_atom_.data();
   int *__restrict within = within_.data();
-  const int tested = static_cast<int>(shell_atom_.size());
+  const int64_t first = band_start_[sure_bands_], end = band_start_[tested_end_];
   int64_t count = 0;
-  for (int s = 0; s < tested; s++) {
-    const int i = shell_centre[s], j = shell_atom[s];
+  for (int64_t s = first; s < end; s++) {
+    const int i = centre[s], j = atom[s];
     const double dx = x[3 * j] - x[3 * i], dy = x[3 * j + 1] - x[3 * i + 1],
                  dz = x[3 * j + 2] - x[3 * i + 2];
-    within[count] = s;
+    within[count] = static_cast<int>(s);
     count += (dx * dx + dy * dy + dz * dz < cutoff_sq) ? 1 : 0;
   }
   return count;
 }
 
-// The pairs within cutoff - margin at NearPairs' refresh into the front of the buffers, the
-// others into the list tested each step.
-void StepEdges::write_inner(const NearPairs &near, const int *ilist, const double *x,
-                            const int *owner_of)
+// The prefix's centre row: the inner pairs' runs, then the sure bands' centres.
+void StepEdges::write_centres(int64_t *__restrict centre) const
+{
+  int64_t e = 0;
+  for (const auto &[i, count] : inner_runs_) {
+    std::fill_n(centre + e, count, static_cast<int64_t>(i));
+    e += count;
+  }
+  const int *__restrict band_centre = band_centre_.data();
+  const int64_t sure = band_start_[sure_bands_];
+  for (int64_t s = 0; s < sure; s++) centre[e + s] = band_centre[s];
+}
+
+// Once per refresh: every kept pair's neighbour and shift in the order inner, then bands
+// nearest first; the shell pairs' centres and atoms for the tests.
+void StepEdges::lay_out(const NearPairs &near, const int *ilist, const double *x,
+                        const int *owner_of)
 {
   const int64_t capacity = near.total();
-  if (buffer_.numel() < 2 * capacity)
-    buffer_ = torch::empty({2 * capacity + 1024}, torch::TensorOptions().dtype(torch::kInt64));
+  if (row_start_ < capacity) {
+    row_start_ = capacity + 512;
+    buffer_ = torch::empty({2 * row_start_}, torch::TensorOptions().dtype(torch::kInt64));
+  }
   if (static_cast<int64_t>(shifts_.size()) < 3 * capacity) shifts_.resize(3 * capacity + 1536);
   if (!owner_of && !shifts_zero_) std::fill(shifts_.begin(), shifts_.end(), 0.0);
   shifts_zero_ = !owner_of;
-  int64_t *centre = buffer_.data_ptr<int64_t>();
-  inner_neighbour_.clear();
-  shell_centre_.clear();
-  shell_atom_.clear();
+  int64_t *neighbour = buffer_.data_ptr<int64_t>() + row_start_;
+  auto place = [&](int64_t e, int j) {
+    const int node = owner_of ? owner_of[j] : j;
+    neighbour[e] = node;
+    if (owner_of)
+      for (int d = 0; d < 3; d++) shifts_[3 * e + d] = x[3 * j + d] - x[3 * node + d];
+  };
+
+  // counting sort of the shell pairs by band, each band in list order (grouped by centre)
+  band_start_.assign(NearPairs::kBands + 1, 0);
+  for (int ii = 0; ii < near.listed(); ii++) {
+    const uint8_t *bands = near.bands(ii);
+    for (int k = near.inner(ii); k < near.count(ii); k++) band_start_[bands[k] + 1]++;
+  }
+  for (int b = 0; b < NearPairs::kBands; b++) band_start_[b + 1] += band_start_[b];
+  const int64_t shell = band_start_.back();
+  band_centre_.resize(shell);
+  band_atom_.resize(shell);
+  std::vector<int64_t> cursor(band_start_.begin(), band_start_.end() - 1);
+
+  inner_runs_.clear();
+  int64_t e = 0;
   for (int ii = 0; ii < near.listed(); ii++) {
     const int i = ilist[ii];
     const int *neighbours = near.neighbours(ii);
-    for (int k = 0; k < near.inner(ii); k++) {
-      const int j = neighbours[k];
-      const int node = owner_of ? owner_of[j] : j;
-      const int64_t e = static_cast<int64_t>(inner_neighbour_.size());
-      centre[e] = i;
-      inner_neighbour_.push_back(node);
-      if (owner_of)
-        for (int d = 0; d < 3; d++) shifts_[3 * e + d] = x[3 * j + d] - x[3 * node + d];
-    }
-    for (int k = near.inner(ii); k < near.count(ii); k++) {
-      shell_centre_.push_back(i);
-      shell_atom_.push_back(neighbours[k]);
+    const uint8_t *bands = near.bands(ii);
+    const int inner = near.inner(ii);
+    if (inner > 0) inner_runs_.emplace_back(i, inner);
+    for (int k = 0; k < inner; k++) place(e++, neighbours[k]);
+    for (int k = inner; k < near.count(ii); k++) {
+      const int64_t s = cursor[bands[k]]++;
+      band_centre_[s] = i;
+      band_atom_[s] = neighbours[k];
     }
   }
-  inner_ = static_cast<int64_t>(inner_neighbour_.size());
-  within_.resize(shell_atom_.size());
+  inner_ = e;
+  for (int64_t s = 0; s < shell; s++) place(inner_ + s, band_atom_[s]);
+  within_.resize(shell);
+  sure_bands_ = NearPairs::kBands;
+  tested_end_ = 0;
 }
 
 }    // namespace lmp_bench
