@@ -56,6 +56,26 @@ def test_metadata_written_into_the_file(lj_files, message_passing_file):
     assert meta["layers"] == "2" and meta["dtype"] == "float64" and meta["device"] == "cpu"
 
 
+def test_two_exports_of_one_graph_share_no_file_names(tmp_path, lj_files):
+    """AOTInductor writes a program's files into its cache folder, named by default after
+    a hash of the generated code, so two processes exporting the same model at once wrote
+    the same files: once, one suite run's package took the other's half-written metadata
+    (an empty JSON; LAMMPS then failed to parse it). Each export names its own files."""
+    import zipfile
+
+    again = export(LennardJones(), tmp_path / "lj-plain-again.pt2")
+
+    def program_files(path):
+        with zipfile.ZipFile(path) as package:
+            names = package.namelist()
+            return {name.rsplit("/", 1)[-1] for name in names if "/aotinductor/" in name}
+
+    first, second = program_files(lj_files["plain.pt2"]), program_files(again)
+    assert first and second
+    assert not first & second, sorted(first & second)
+    assert read_metadata(again)["cutoff"] == read_metadata(lj_files["plain.pt2"])["cutoff"]
+
+
 def test_python_evaluation_of_lj_matches_the_analytic_pair_sum():
     """Independent check of the edge-gradient forces: a 2-atom LJ dimer by hand."""
     r, eps, sigma = 3.7, 0.0103, 3.405

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import uuid
 import warnings
 import zipfile
 from pathlib import Path
@@ -30,7 +31,7 @@ from lmp_bench.export.graph import (
     trace_graph,
     write_torchscript,
 )
-from lmp_bench.export.halo import export_halo
+from lmp_bench.export.halo import export_halo, named_program_options
 from lmp_bench.export.provenance import provenance_metadata
 from lmp_bench.models.deployed import ConservativeGraph, DirectForceGraph
 from lmp_bench.models.halo import has_halo_pieces
@@ -105,10 +106,13 @@ def _export_aoti(
     program = trace_graph(graph, dtype, device, n_species)
     with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)  # torch-internal notices
+        # files named after this export: two processes compiling the same graph at once
+        # would otherwise write the same files in inductor's cache folder, and one package
+        # could take the other's half-written metadata (an empty JSON)
+        options = named_program_options("graph", uuid.uuid4().hex[:12])
+        options["aot_inductor.metadata"] = metadata
         written = torch._inductor.aoti_compile_and_package(
-            program,
-            package_path=str(Path(scratch) / "model.pt2"),
-            inductor_configs={"aot_inductor.metadata": metadata},
+            program, package_path=str(Path(scratch) / "model.pt2"), inductor_configs=options
         )
         Path(written).replace(path)
 

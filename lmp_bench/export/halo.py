@@ -290,7 +290,7 @@ def _compile_pieces(
                 program = torch.export.export(piece, inputs, dynamic_shapes=dims)
             except Exception as err:  # torch raises many exception types while tracing
                 raise _failed(f"tracing piece {name!r} of {type(module).__name__}", err) from err
-            options = _options(name, token)
+            options = named_program_options(name, token)
             if name == "first":
                 options["aot_inductor.metadata"] = metadata
             jobs[name] = (program, inputs, options)
@@ -298,7 +298,7 @@ def _compile_pieces(
         whole = pieces.one_graph if pieces.one_graph is not None else PiecesInOneGraph(pieces)
         graph = graph_of(whole, dtype)
         program = trace_graph(graph, dtype, device, n_species)
-        jobs["graph"] = (program, program.example_inputs[0], _options("graph", token))
+        jobs["graph"] = (program, program.example_inputs[0], named_program_options("graph", token))
         compiled = {name: compile_program(*job) for name, job in jobs.items()}
         written = package_aoti(str(Path(scratch) / "model.pt2"), compiled)
         Path(written).replace(path)
@@ -311,7 +311,7 @@ def _failed(what: str, err: Exception) -> ExportError:
     )
 
 
-def _options(name: str, token: str) -> dict:
+def named_program_options(name: str, token: str) -> dict:
     """AOTInductor options of one program of the package. Its files are named after it and
     this export's token: by default they are named by a hash of the generated wrapper code,
     which two layers of the same shape share (their weights, compiled into the library,
