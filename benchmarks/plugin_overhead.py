@@ -153,7 +153,7 @@ def main() -> None:
                 atoms = structure(spec, target)
                 data = scratch / f"{name}-{target}.data"
                 write(data, atoms, format="lammps-data", units="metal", atom_style="atomic")
-                steps = max(20, int(200_000 / len(atoms)))
+                steps = max(20, int(1_200_000 / len(atoms)))  # 300 at 4,000 atoms
                 plugin, model_time, edge_time = lammps_steps_per_second(
                     deck(
                         data,

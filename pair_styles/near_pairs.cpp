@@ -10,18 +10,22 @@ using namespace LAMMPS_NS;
 
 namespace lmp_bench {
 
-void NearPairs::update(const NeighList *list, int listed, const double *x, int nall,
-                       double cutoff, double margin, int64_t builds)
+void NearPairs::update(const NeighList *list, int listed, const double *x, int nlocal,
+                       int nall, bool ghosts_are_images, const double *box, double cutoff,
+                       double margin, int64_t builds)
 {
   const bool same_list = builds == builds_ && listed == listed_ && cutoff == cutoff_ &&
       margin == margin_ && 3 * static_cast<size_t>(nall) == x_refreshed_.size();
   if (same_list) {
-    // no pair's distance has changed by more than twice the largest displacement
-    const double drift = 2.0 * std::sqrt(largest_displacement_sq(x, nall));
+    // No pair's distance has changed by more than twice the largest displacement. The
+    // slack covers rounding: an image's displacement equals its owner's to ~1e-14 A.
+    const bool watch_owned = ghosts_are_images && std::equal(box, box + 6, box_refreshed_);
+    const double drift = 2.0 * std::sqrt(largest_displacement_sq(x, watch_owned ? nlocal : nall));
     drift_ = std::max(drift_, drift);
-    if (drift_ <= margin) return;
+    if (drift_ <= margin - 1e-9) return;
   }
   drift_ = 0.0;
+  std::copy(box, box + 6, box_refreshed_);
   after_builds_ += builds != builds_;
   builds_ = builds;
   listed_ = listed;

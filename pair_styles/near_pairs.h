@@ -25,9 +25,13 @@ namespace lmp_bench {
 class NearPairs {
  public:
   // Refresh from `list` (its first `listed` atoms of ilist) if it is stale. `x`: the
-  // positions of all `nall` local and ghost atoms; `builds`: LAMMPS's count of list builds.
-  void update(const LAMMPS_NS::NeighList *list, int listed, const double *x, int nall,
-              double cutoff, double margin, int64_t builds);
+  // positions of all `nall` local and ghost atoms, the first `nlocal` owned; `builds`:
+  // LAMMPS's count of list builds. `ghosts_are_images`: every ghost is a periodic image of
+  // an owned atom (one rank), so while the box (`box`, LAMMPS's h) stays as it was at the
+  // refresh a ghost moves as its owner does and only owned atoms need watching.
+  void update(const LAMMPS_NS::NeighList *list, int listed, const double *x, int nlocal,
+              int nall, bool ghosts_are_images, const double *box, double cutoff, double margin,
+              int64_t builds);
 
   // the neighbours of the ii-th listed atom within cutoff + margin at the last refresh
   const int *neighbours(int ii) const { return pairs_.data() + start_[ii]; }
@@ -61,6 +65,7 @@ class NearPairs {
   std::vector<int> shell_;    // scratch: one atom's neighbours beyond cutoff - margin
   std::vector<double> shell_r_sq_;    // scratch: their squared distances
   std::vector<double> x_refreshed_;    // positions at the last refresh
+  double box_refreshed_[6] = {0, 0, 0, 0, 0, 0};
   int64_t builds_ = -1;
   int listed_ = -1;
   double cutoff_ = -1.0, margin_ = -1.0, drift_ = 0.0;

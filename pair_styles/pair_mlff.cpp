@@ -271,8 +271,8 @@ double PairMLFF::init_one(int i, int j)
 void PairMLFF::update_near_pairs(int listed)
 {
   const double margin = 0.25 * neighbor->skin;
-  near_pairs.update(list, listed, atom->x[0], atom->nlocal + atom->nghost, model_cutoff, margin,
-                    neighbor->ncalls);
+  near_pairs.update(list, listed, atom->x[0], atom->nlocal, atom->nlocal + atom->nghost,
+                    comm->nprocs == 1, domain->h, model_cutoff, margin, neighbor->ncalls);
 }
 
 // Edges i->j for every neighbour pair within the model cutoff (among the pairs kept from
