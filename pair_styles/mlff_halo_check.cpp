@@ -19,6 +19,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace LAMMPS_NS {
 
@@ -52,13 +53,18 @@ class MlffHaloCheck : public Command {
                  width, pair->comm_forward);
     const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
     const tagint *tag = atom->tag;
-    auto &rows = pair->halo_rows;
+    // all rows in one array of doubles, owned then ghost, `width` values each
+    std::vector<double> rows(static_cast<size_t>(nall) * width, 0.0);
+    PairMLFF::HaloRows layout;
+    layout.owned = reinterpret_cast<char *>(rows.data());
+    layout.owned_stride = layout.row_bytes = width * sizeof(double);
+    layout.ghost = reinterpret_cast<char *>(rows.data() + static_cast<size_t>(nlocal) * width);
+    layout.slots = width;
 
     // forward: every ghost row equals its owner's, which depends on the atom ID only
-    rows.assign(static_cast<size_t>(nall) * width, 0.0);
     for (int i = 0; i < nlocal; i++)
       for (int k = 0; k < width; k++) rows[static_cast<size_t>(i) * width + k] = field_value(tag[i], k, 1);
-    pair->halo_forward(width);
+    pair->halo_forward(layout);
     long wrong = 0;
     double fwd_dot_b = 0.0;
     for (int i = 0; i < nall; i++)
@@ -71,7 +77,7 @@ class MlffHaloCheck : public Command {
     for (int i = 0; i < nall; i++)
       for (int k = 0; k < width; k++)
         rows[static_cast<size_t>(i) * width + k] = field_value(i, k, 1000 + comm->me);
-    pair->halo_reverse(width);
+    pair->halo_reverse(layout);
     double a_dot_rev_b = 0.0;
     for (int i = 0; i < nlocal; i++)
       for (int k = 0; k < width; k++)

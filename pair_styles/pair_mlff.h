@@ -38,13 +38,21 @@ class PairMLFF : public Pair {
   void unpack_forward_comm(int n, int first, double *buf) override;
   int pack_reverse_comm(int n, int first, double *buf) override;
   void unpack_reverse_comm(int n, int *list, double *buf) override;
-  // Forward halo exchange of `slots` doubles per atom in halo_rows (owned rows -> ghost
-  // rows), and its transpose (ghost rows summed into their owners, as doubles or, with
-  // `floats`, as the float32 pairs packed in each slot). Public for the halo check command
-  // (mlff_halo_check.cpp).
-  void halo_forward(int slots);
-  void halo_reverse(int slots, bool floats = false);
-  std::vector<double> halo_rows;            // (nlocal + nghost) x slots, row-major
+  // The rows a halo exchange moves: owned atoms' rows, `owned_stride` bytes apart (the
+  // model's state itself: its first columns), and ghost rows, contiguous; `row_bytes` each,
+  // float32 (`floats`) or float64 values; `slots` doubles per row in LAMMPS's buffers.
+  struct HaloRows {
+    char *owned = nullptr;
+    size_t owned_stride = 0;
+    char *ghost = nullptr;
+    size_t row_bytes = 0;
+    int slots = 0;
+    bool floats = false;
+  };
+  // Forward halo exchange (owned rows -> ghost rows) and its transpose (ghost rows summed
+  // into their owners). Public for the halo check command (mlff_halo_check.cpp).
+  void halo_forward(const HaloRows &rows);
+  void halo_reverse(const HaloRows &rows);
 
  private:
   void allocate();
@@ -62,8 +70,8 @@ class PairMLFF : public Pair {
   void add_reverse_edges();
   void compute_halo();
   torch::Tensor exchange_ghosts(const torch::Tensor &state, int width);
-  torch::Tensor halo_view(int width);
   void add_ghost_gradients(const torch::Tensor &ghost_grad, torch::Tensor &state_grad, int width);
+  HaloRows host_rows(const torch::Tensor &owned, const torch::Tensor &ghost, int width) const;
   void apply_edge_forces(const torch::Tensor &edge_grad);
   // nequip-compiled files (pair_mlff_nequip.cpp)
   void load_nequip(const std::string &path);
@@ -87,8 +95,7 @@ class PairMLFF : public Pair {
   int contract = 2;                     // 2: one graph, 3: pieces with halo exchange
   bool graph_of_pieces = false;         // contract 3 on one rank: the whole-model graph
   std::vector<int> halo_widths;         // contract 3: columns neighbours read, per layer
-  int halo_slots = 0;                   // doubles per atom of the exchange in progress
-  bool halo_floats = false;             // its slots hold float32 pairs (reverse sums)
+  HaloRows halo;                        // the rows of the exchange in progress
   std::vector<int64_t> halo_edge_index; // contract 3: centres, then neighbours (node index),
                                         // then (edge state) each edge's reverse
   int edge_state_width = 0;             // contract 3: messages per edge between layers

@@ -184,114 +184,146 @@ void PairMLFF::add_reverse_edges()
   reverse_edges_added = to_ghosts;
 }
 
-void PairMLFF::halo_forward(int slots)
+void PairMLFF::halo_forward(const HaloRows &rows)
 {
-  halo_slots = slots;
-  halo_rows.resize(static_cast<size_t>(atom->nlocal + atom->nghost) * slots);
-  comm->forward_comm(this, slots);
+  halo = rows;
+  comm->forward_comm(this, rows.slots);
 }
 
-void PairMLFF::halo_reverse(int slots, bool floats)
+void PairMLFF::halo_reverse(const HaloRows &rows)
 {
-  halo_slots = slots;
-  halo_floats = floats;
-  halo_rows.resize(static_cast<size_t>(atom->nlocal + atom->nghost) * slots);
-  comm->reverse_comm(this, slots);
-  halo_floats = false;
-}
-
-int PairMLFF::pack_forward_comm(int n, int *list_, double *buf, int, int *)
-{
-  const int w = halo_slots;
-  for (int i = 0; i < n; i++)
-    std::memcpy(buf + static_cast<size_t>(i) * w, &halo_rows[static_cast<size_t>(list_[i]) * w],
-                w * sizeof(double));
-  return n * w;
-}
-
-void PairMLFF::unpack_forward_comm(int n, int first, double *buf)
-{
-  std::memcpy(&halo_rows[static_cast<size_t>(first) * halo_slots], buf,
-              static_cast<size_t>(n) * halo_slots * sizeof(double));
-}
-
-int PairMLFF::pack_reverse_comm(int n, int first, double *buf)
-{
-  std::memcpy(buf, &halo_rows[static_cast<size_t>(first) * halo_slots],
-              static_cast<size_t>(n) * halo_slots * sizeof(double));
-  return n * halo_slots;
+  halo = rows;
+  comm->reverse_comm(this, rows.slots);
 }
 
 namespace {
 
-template <typename Value>
-void add_rows(double *rows, const int *list, const double *buf, int n, int slots)
+// Rows [first, first + n) between a row array (`row_bytes` apart) and LAMMPS's buffer
+// (`slots` doubles apart).
+void rows_to_buffer(double *buf, const char *rows, int n, size_t row_bytes, int slots)
 {
-  const int w = slots * static_cast<int>(sizeof(double) / sizeof(Value));
-  for (int i = 0; i < n; i++) {
-    auto *row = reinterpret_cast<Value *>(rows + static_cast<size_t>(list[i]) * slots);
-    const auto *in = reinterpret_cast<const Value *>(buf + static_cast<size_t>(i) * slots);
-    for (int k = 0; k < w; k++) row[k] += in[k];
+  if (row_bytes == slots * sizeof(double)) {
+    std::memcpy(buf, rows, n * row_bytes);
+    return;
   }
+  for (int i = 0; i < n; i++) std::memcpy(buf + static_cast<size_t>(i) * slots, rows + i * row_bytes, row_bytes);
+}
+
+void buffer_to_rows(char *rows, const double *buf, int n, size_t row_bytes, int slots)
+{
+  if (row_bytes == slots * sizeof(double)) {
+    std::memcpy(rows, buf, n * row_bytes);
+    return;
+  }
+  for (int i = 0; i < n; i++) std::memcpy(rows + i * row_bytes, buf + static_cast<size_t>(i) * slots, row_bytes);
+}
+
+template <typename Value>
+void add_row(char *row, const double *in, size_t row_bytes)
+{
+  auto *out = reinterpret_cast<Value *>(row);
+  const auto *values = reinterpret_cast<const Value *>(in);
+  const size_t count = row_bytes / sizeof(Value);
+  for (size_t k = 0; k < count; k++) out[k] += values[k];
 }
 
 }    // namespace
 
-void PairMLFF::unpack_reverse_comm(int n, int *list_, double *buf)
+int PairMLFF::pack_forward_comm(int n, int *list_, double *buf, int, int *)
 {
-  if (halo_floats)
-    add_rows<float>(halo_rows.data(), list_, buf, n, halo_slots);
-  else
-    add_rows<double>(halo_rows.data(), list_, buf, n, halo_slots);
+  const int nlocal = atom->nlocal;
+  for (int i = 0; i < n; i++) {
+    const int j = list_[i];
+    const char *row = j < nlocal ? halo.owned + j * halo.owned_stride
+                                 : halo.ghost + (j - nlocal) * halo.row_bytes;
+    std::memcpy(buf + static_cast<size_t>(i) * halo.slots, row, halo.row_bytes);
+  }
+  return n * halo.slots;
 }
 
-// halo_rows as (nlocal + nghost, width) values of the model's dtype. A float32 model's
-// values go two to a double slot: half the bytes through LAMMPS's buffers and MPI, and no
-// conversion to double and back.
-torch::Tensor PairMLFF::halo_view(int width)
+void PairMLFF::unpack_forward_comm(int n, int first, double *buf)
 {
-  const bool floats = model->dtype() == torch::kFloat32;
-  const int per_slot = floats ? 2 : 1;
-  const int slots = (width + per_slot - 1) / per_slot;
-  const int64_t rows = atom->nlocal + atom->nghost;
-  halo_rows.resize(static_cast<size_t>(rows) * slots);
-  halo_slots = slots;
-  halo_floats = floats;
-  return torch::from_blob(halo_rows.data(), {rows, slots * per_slot},
-                          floats ? torch::kFloat32 : torch::kFloat64)
-      .narrow(1, 0, width);
+  buffer_to_rows(halo.ghost + (first - atom->nlocal) * halo.row_bytes, buf, n, halo.row_bytes,
+                 halo.slots);
+}
+
+int PairMLFF::pack_reverse_comm(int n, int first, double *buf)
+{
+  rows_to_buffer(buf, halo.ghost + (first - atom->nlocal) * halo.row_bytes, n, halo.row_bytes,
+                 halo.slots);
+  return n * halo.slots;
+}
+
+void PairMLFF::unpack_reverse_comm(int n, int *list_, double *buf)
+{
+  const int nlocal = atom->nlocal;
+  for (int i = 0; i < n; i++) {
+    const int j = list_[i];
+    char *row = j < nlocal ? halo.owned + j * halo.owned_stride
+                           : halo.ghost + (j - nlocal) * halo.row_bytes;
+    const double *in = buf + static_cast<size_t>(i) * halo.slots;
+    if (halo.floats)
+      add_row<float>(row, in, halo.row_bytes);
+    else
+      add_row<double>(row, in, halo.row_bytes);
+  }
 }
 
 // The ghost rows (nghost, width) of the first `width` columns of `state` (owned rows; an
-// undefined tensor on a rank without atoms), by forward communication.
+// undefined tensor on a rank without atoms), by forward communication. On the host the
+// exchange packs straight from `state` and unpacks straight into the new ghost rows.
 torch::Tensor PairMLFF::exchange_ghosts(const torch::Tensor &state, int width)
 {
   const int nlocal = atom->nlocal, nghost = atom->nghost;
   auto options = torch::TensorOptions().dtype(model->dtype()).device(model->device());
   if (owner_graph) return torch::zeros({0, width}, options);
-  auto rows = halo_view(width);
-  if (nlocal > 0) rows.narrow(0, 0, nlocal).copy_(state.narrow(1, 0, width));
-  halo_forward(halo_slots);
-  // a copy: halo_rows is reused by the next exchange
-  return rows.narrow(0, nlocal, nghost).to(options, false, true).contiguous();
+  auto host = torch::TensorOptions().dtype(model->dtype());
+  torch::Tensor owned;
+  if (nlocal > 0)
+    owned = state.device().is_cpu() && state.stride(1) == 1
+        ? state
+        : state.narrow(1, 0, width).to(host, false, true).contiguous();
+  auto ghost = torch::empty({nghost, width}, host);
+  halo_forward(host_rows(owned, ghost, width));
+  return ghost.to(options.device());
 }
 
 // Adds to `state_grad` (owned rows) the gradients of the ghost rows of its owned atoms,
-// summed over every rank that holds them as ghosts, by reverse communication.
+// summed over every rank that holds them as ghosts, by reverse communication. On the host
+// the sums go straight into `state_grad`.
 void PairMLFF::add_ghost_gradients(const torch::Tensor &ghost_grad, torch::Tensor &state_grad,
                                    int width)
 {
   if (owner_graph) return;
   const int nlocal = atom->nlocal, nghost = atom->nghost;
-  auto rows = halo_view(width);
-  rows.narrow(0, 0, nlocal).zero_();
-  if (ghost_grad.defined() && nghost > 0)
-    rows.narrow(0, nlocal, nghost).copy_(ghost_grad);
-  else
-    rows.narrow(0, nlocal, nghost).zero_();
-  halo_reverse(halo_slots, halo_floats);
-  if (nlocal == 0 || !state_grad.defined()) return;
-  state_grad.narrow(1, 0, width).add_(rows.narrow(0, 0, nlocal).to(state_grad.device()));
+  auto host = torch::TensorOptions().dtype(model->dtype());
+  // a copy: swaps that pass ghosts on (thin subdomains, corners) add into ghost rows
+  auto ghost = ghost_grad.defined() && nghost > 0 ? ghost_grad.to(host, false, true).contiguous()
+                                                  : torch::zeros({nghost, width}, host);
+  const bool in_place = nlocal > 0 && state_grad.defined() && state_grad.device().is_cpu() &&
+      state_grad.stride(1) == 1;
+  auto owned = in_place ? state_grad : torch::zeros({nlocal, width}, host);
+  halo_reverse(host_rows(owned, ghost, width));
+  if (!in_place && nlocal > 0 && state_grad.defined())
+    state_grad.narrow(1, 0, width).add_(owned.to(state_grad.device()));
+}
+
+// The exchange's rows: the owned rows of `owned` (its first `width` columns) and the rows
+// of `ghost`, both host tensors of the model's dtype.
+PairMLFF::HaloRows PairMLFF::host_rows(const torch::Tensor &owned, const torch::Tensor &ghost,
+                                       int width) const
+{
+  HaloRows rows;
+  rows.floats = model->dtype() == torch::kFloat32;
+  const size_t value = rows.floats ? sizeof(float) : sizeof(double);
+  if (owned.defined() && owned.numel() > 0) {
+    rows.owned = static_cast<char *>(owned.data_ptr());
+    rows.owned_stride = owned.stride(0) * value;
+  }
+  if (ghost.numel() > 0) rows.ghost = static_cast<char *>(ghost.data_ptr());
+  rows.row_bytes = width * value;
+  rows.slots = static_cast<int>((rows.row_bytes + sizeof(double) - 1) / sizeof(double));
+  return rows;
 }
 
 // Forces -dE/dr on both ends of every edge (dE/d(edge vector) = g: +g on the centre, -g on
