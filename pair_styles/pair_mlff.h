@@ -72,6 +72,7 @@ class PairMLFF : public Pair {
   torch::Tensor exchange_ghosts(const torch::Tensor &state, int width);
   void add_ghost_gradients(const torch::Tensor &ghost_grad, torch::Tensor &state_grad, int width);
   HaloRows host_rows(const torch::Tensor &owned, const torch::Tensor &ghost, int width) const;
+  char *halo_row(int j) const;
   void apply_edge_forces(const torch::Tensor &edge_grad);
   // nequip-compiled files (pair_mlff_nequip.cpp)
   void load_nequip(const std::string &path);

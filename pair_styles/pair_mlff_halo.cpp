@@ -198,24 +198,16 @@ void PairMLFF::halo_reverse(const HaloRows &rows)
 
 namespace {
 
-// Rows [first, first + n) between a row array (`row_bytes` apart) and LAMMPS's buffer
-// (`slots` doubles apart).
-void rows_to_buffer(double *buf, const char *rows, int n, size_t row_bytes, int slots)
+// `n` rows of `bytes` each, `from_stride` bytes apart into `to_stride` bytes apart (between
+// the exchange's rows and LAMMPS's buffer, whose rows are whole doubles).
+void copy_rows(char *to, size_t to_stride, const char *from, size_t from_stride, int n,
+               size_t bytes)
 {
-  if (row_bytes == slots * sizeof(double)) {
-    std::memcpy(buf, rows, n * row_bytes);
+  if (to_stride == bytes && from_stride == bytes) {
+    std::memcpy(to, from, n * bytes);
     return;
   }
-  for (int i = 0; i < n; i++) std::memcpy(buf + static_cast<size_t>(i) * slots, rows + i * row_bytes, row_bytes);
-}
-
-void buffer_to_rows(char *rows, const double *buf, int n, size_t row_bytes, int slots)
-{
-  if (row_bytes == slots * sizeof(double)) {
-    std::memcpy(rows, buf, n * row_bytes);
-    return;
-  }
-  for (int i = 0; i < n; i++) std::memcpy(rows + i * row_bytes, buf + static_cast<size_t>(i) * slots, row_bytes);
+  for (int i = 0; i < n; i++) std::memcpy(to + i * to_stride, from + i * from_stride, bytes);
 }
 
 template <typename Value>
@@ -229,43 +221,41 @@ void add_row(char *row, const double *in, size_t row_bytes)
 
 }    // namespace
 
-int PairMLFF::pack_forward_comm(int n, int *list_, double *buf, int, int *)
+// Row j of the exchange in progress: an owned atom's in the state, a ghost's in the ghost rows.
+char *PairMLFF::halo_row(int j) const
 {
   const int nlocal = atom->nlocal;
-  for (int i = 0; i < n; i++) {
-    const int j = list_[i];
-    const char *row = j < nlocal ? halo.owned + j * halo.owned_stride
-                                 : halo.ghost + (j - nlocal) * halo.row_bytes;
-    std::memcpy(buf + static_cast<size_t>(i) * halo.slots, row, halo.row_bytes);
-  }
+  return j < nlocal ? halo.owned + j * halo.owned_stride : halo.ghost + (j - nlocal) * halo.row_bytes;
+}
+
+int PairMLFF::pack_forward_comm(int n, int *list_, double *buf, int, int *)
+{
+  for (int i = 0; i < n; i++)
+    std::memcpy(buf + static_cast<size_t>(i) * halo.slots, halo_row(list_[i]), halo.row_bytes);
   return n * halo.slots;
 }
 
 void PairMLFF::unpack_forward_comm(int n, int first, double *buf)
 {
-  buffer_to_rows(halo.ghost + (first - atom->nlocal) * halo.row_bytes, buf, n, halo.row_bytes,
-                 halo.slots);
+  copy_rows(halo_row(first), halo.row_bytes, reinterpret_cast<const char *>(buf),
+            halo.slots * sizeof(double), n, halo.row_bytes);
 }
 
 int PairMLFF::pack_reverse_comm(int n, int first, double *buf)
 {
-  rows_to_buffer(buf, halo.ghost + (first - atom->nlocal) * halo.row_bytes, n, halo.row_bytes,
-                 halo.slots);
+  copy_rows(reinterpret_cast<char *>(buf), halo.slots * sizeof(double), halo_row(first),
+            halo.row_bytes, n, halo.row_bytes);
   return n * halo.slots;
 }
 
 void PairMLFF::unpack_reverse_comm(int n, int *list_, double *buf)
 {
-  const int nlocal = atom->nlocal;
   for (int i = 0; i < n; i++) {
-    const int j = list_[i];
-    char *row = j < nlocal ? halo.owned + j * halo.owned_stride
-                           : halo.ghost + (j - nlocal) * halo.row_bytes;
     const double *in = buf + static_cast<size_t>(i) * halo.slots;
     if (halo.floats)
-      add_row<float>(row, in, halo.row_bytes);
+      add_row<float>(halo_row(list_[i]), in, halo.row_bytes);
     else
-      add_row<double>(row, in, halo.row_bytes);
+      add_row<double>(halo_row(list_[i]), in, halo.row_bytes);
   }
 }
 
