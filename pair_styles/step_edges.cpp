@@ -45,17 +45,18 @@ torch::Tensor StepEdges::build(const NearPairs &near, const int *ilist, const do
 
 // Which bands need a test this step. A band wholly below cutoff - drift holds edges only,
 // one wholly at or beyond cutoff + drift none; `slack` covers rounding in the distances.
-// Monotone between refreshes: the prefix of sure bands only shrinks.
+// NearPairs' drift only grows between refreshes, so the prefix of sure bands only shrinks.
 void StepEdges::narrow_bands(const NearPairs &near, double cutoff)
 {
   const double drift = near.drift();
   const double slack = 1e-9 * std::max(1.0, cutoff);
-  int sure = 0;
-  while (sure < NearPairs::kBands && near.band_lower(sure + 1) + slack <= cutoff - drift) sure++;
-  int end = NearPairs::kBands;
-  while (end > sure && near.band_lower(end - 1) - slack >= cutoff + drift) end--;
-  sure_bands_ = std::min(sure_bands_, sure);
-  tested_end_ = std::max(tested_end_, end);
+  sure_bands_ = 0;
+  while (sure_bands_ < NearPairs::kBands &&
+         near.band_lower(sure_bands_ + 1) + slack <= cutoff - drift)
+    sure_bands_++;
+  tested_end_ = NearPairs::kBands;
+  while (tested_end_ > sure_bands_ && near.band_lower(tested_end_ - 1) - slack >= cutoff + drift)
+    tested_end_--;
 }
 
 // Which pairs of the tested bands are within the cutoff, into within_; their count. Every
@@ -141,8 +142,6 @@ void StepEdges::lay_out(const NearPairs &near, const int *ilist, const double *x
   inner_ = e;
   for (int64_t s = 0; s < shell; s++) place(inner_ + s, band_atom_[s]);
   within_.resize(shell);
-  sure_bands_ = NearPairs::kBands;
-  tested_end_ = 0;
 }
 
 }    // namespace lmp_bench
