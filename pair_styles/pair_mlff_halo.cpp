@@ -267,7 +267,7 @@ torch::Tensor PairMLFF::exchange_ghosts(const torch::Tensor &state, int width)
   const int nlocal = atom->nlocal, nghost = atom->nghost;
   auto options = torch::TensorOptions().dtype(model->dtype()).device(model->device());
   if (owner_graph) return torch::zeros({0, width}, options);
-  auto host = torch::TensorOptions().dtype(model->dtype());
+  auto host = torch::TensorOptions().dtype(model->dtype()).device(torch::kCPU);
   torch::Tensor owned;
   if (nlocal > 0)
     owned = state.device().is_cpu() && state.stride(1) == 1
@@ -286,14 +286,11 @@ void PairMLFF::add_ghost_gradients(const torch::Tensor &ghost_grad, torch::Tenso
 {
   if (owner_graph) return;
   const int nlocal = atom->nlocal, nghost = atom->nghost;
-  auto host = torch::TensorOptions().dtype(model->dtype());
+  auto host = torch::TensorOptions().dtype(model->dtype()).device(torch::kCPU);
   // swaps that pass ghosts on (thin subdomains, corners) add into ghost rows: the model's
-  // output itself where it is a contiguous host tensor (it is not read again), else a copy
-  auto ghost = !ghost_grad.defined() || nghost == 0 ? torch::zeros({nghost, width}, host)
-      : ghost_grad.device().is_cpu() && ghost_grad.is_contiguous() &&
-              ghost_grad.scalar_type() == model->dtype()
-          ? ghost_grad
-          : ghost_grad.to(host, false, true).contiguous();
+  // output itself where it is already a contiguous host tensor (it is not read again)
+  auto ghost = ghost_grad.defined() && nghost > 0 ? ghost_grad.to(host).contiguous()
+                                                  : torch::zeros({nghost, width}, host);
   const bool in_place = nlocal > 0 && state_grad.defined() && state_grad.device().is_cpu() &&
       state_grad.stride(1) == 1;
   auto owned = in_place ? state_grad : torch::zeros({nlocal, width}, host);
